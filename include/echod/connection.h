@@ -1,0 +1,85 @@
+// One accepted TCP connection: reads into a borrowed ring, writes the ring
+// back out, and closes itself when done.
+//
+// Lifecycle (state_):
+//
+//   open ──peer EOF or server drain──> flushing ──ring empty──> shutting_down
+//     │                                                             │ FIN sent
+//     │                      peer had sent EOF: close <─────────────┤
+//     │                                server drain: discarding ────┘
+//     │                                   (read and drop until EOF)
+//     └── any error, at any point ──> closing ──> on_close: freed
+//
+// In `open`, reading stops while the ring is full (backpressure) and resumes
+// as writes drain it. The object is freed only in its close callback.
+#pragma once
+
+#include "echod/ring_buffer.h"
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+
+namespace echod {
+
+class Server;
+
+class Connection {
+public:
+    // Accepts the pending connection on listener into a new Connection that
+    // starts reading at once. Returns nullptr (and logs why) on failure.
+    static Connection* accept(Server& server, uv_stream_t* listener);
+
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Server shutdown: stop reading, write out the ring, then half-close and
+    // discard input until the peer closes.
+    void begin_drain();
+
+    // Closes now (RST if input is unread). Idempotent.
+    void close();
+
+    std::uint64_t bytes_echoed() const { return bytes_echoed_; }
+
+    // Links in the server's list of live connections.
+    Connection* prev_ = nullptr;
+    Connection* next_ = nullptr;
+
+private:
+    enum class State { open, flushing, shutting_down, discarding, closing };
+
+    explicit Connection(Server& server);
+    ~Connection() = default;
+
+    static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+    static void after_write(uv_write_t* req, int status);
+    static void after_shutdown(uv_shutdown_t* req, int status);
+    static void on_close(uv_handle_t* handle);
+
+    void handle_read(ssize_t nread);
+    void handle_write_done(int status);
+    void handle_shutdown_done(int status);
+
+    void start_reading();
+    void stop_reading();
+    void write_ring();          // echo what the ring holds: try_write, then uv_write
+    void finish_if_flushed();   // flushing and nothing left: half-close
+    void return_ring_if_idle(); // empty and no write in flight: back to the pool
+    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+
+    uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
+    uv_write_t write_req_{};            // the one write in flight, if any
+    uv_shutdown_t shutdown_req_{};      // the half-close, once
+    Server& server_;                    // owns the pool and the list we are in
+    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
+    State state_ = State::open;
+    bool reading_ = false;              // uv_read_start is active
+    bool peer_eof_ = false;             // the peer half-closed (or closed)
+    std::size_t write_in_flight_ = 0;   // bytes handed to uv_write, not yet done
+    std::uint64_t bytes_echoed_ = 0;    // written back to the peer
+};
+
+}  // namespace echod

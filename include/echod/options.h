@@ -1,0 +1,45 @@
+// echod's command line: argv in, a Config (or help, version, or a usage
+// error) out. A pure function: it prints nothing and starts nothing, so every
+// option, default and error message is unit-tested.
+#pragma once
+
+#include "echod/log.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace echod {
+
+struct Config {
+    std::string listen = "127.0.0.1";  // IPv4 or IPv6 address literal
+    std::uint16_t port = 7007;         // 0: the kernel picks one
+    int backlog = 511;                 // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * 1024;  // ring capacity per connection, 16 B..256 MiB
+    bool reuseaddr = true;             // SO_REUSEADDR on the listening socket
+    LogLevel log_level = LogLevel::info;
+};
+
+inline constexpr std::size_t min_buffer_size = 16;
+inline constexpr std::size_t max_buffer_size = 256 * 1024 * 1024;
+
+struct CommandLine {
+    enum class Action {
+        run,          // start the daemon with config
+        help,         // print help_text() to stdout, exit 0
+        version,      // print the version to stdout, exit 0
+        usage_error,  // print error to stderr, exit 2
+    };
+    Action action = Action::run;
+    Config config;
+    std::string error;  // the whole line for usage_error, without "\n"
+};
+
+// args[0] is the program name, as in main's argv.
+CommandLine parse_command_line(std::span<const char* const> args);
+
+// The text of --help, with every option and its default.
+std::string help_text();
+
+}  // namespace echod

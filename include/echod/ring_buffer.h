@@ -1,0 +1,66 @@
+// A fixed-capacity byte ring that hands out spans instead of copying.
+//
+// The socket reads straight into writable spans and writes straight from
+// readable spans; the ring only moves its indices (commit after a read,
+// consume after a write). It knows nothing of sockets or libuv.
+//
+//   no wrap:   [ free | readable ......... | free ]
+//                     ^head_               ^head_ + size_
+//
+//   wrapped:   [ readable (2nd) | free | readable (1st) ]
+//                               ^tail           ^head_
+//
+// Readable bytes start at head_ and run for size_ bytes, wrapping at
+// capacity_. Writable bytes are the rest, starting where readable ends.
+// Either may be split in two at the wrap, so both come as a pair of spans;
+// the second is empty when no wrap is involved.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <memory>
+#include <span>
+
+namespace echod {
+
+class RingBuffer {
+public:
+    // capacity must be at least 1; memory is reserved but not touched, so
+    // untouched pages cost no RSS.
+    explicit RingBuffer(std::size_t capacity);
+
+    RingBuffer(const RingBuffer&) = delete;
+    RingBuffer& operator=(const RingBuffer&) = delete;
+
+    std::size_t capacity() const { return capacity_; }
+    std::size_t readable() const { return size_; }
+    std::size_t writable() const { return capacity_ - size_; }
+    bool empty() const { return size_ == 0; }
+    bool full() const { return size_ == capacity_; }
+
+    // The free space in order: where the next bytes go, then (at the wrap)
+    // the rest. Their sizes add up to writable().
+    std::array<std::span<char>, 2> writable_spans();
+
+    // The stored bytes in order, oldest first. Sizes add up to readable().
+    std::array<std::span<const char>, 2> readable_spans() const;
+
+    // n bytes were written into the front of writable_spans(); n <= writable().
+    void commit(std::size_t n);
+
+    // n bytes were taken from the front of readable_spans(); n <= readable().
+    void consume(std::size_t n);
+
+    // Forgets all stored bytes.
+    void clear();
+
+private:
+    std::size_t wrap(std::size_t index) const { return index >= capacity_ ? index - capacity_ : index; }
+
+    std::unique_ptr<char[]> data_;  // capacity_ bytes
+    std::size_t capacity_;          // fixed at construction, >= 1
+    std::size_t head_ = 0;          // index of the oldest readable byte, < capacity_
+    std::size_t size_ = 0;          // readable bytes, <= capacity_
+};
+
+}  // namespace echod

@@ -1,0 +1,216 @@
+#include "echod/options.h"
+
+#include "echod/parse.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+
+#include <fmt/format.h>
+#include <vector>
+
+namespace echod {
+namespace {
+
+// getopt_long values for options that have no short form.
+enum LongOnly : int {
+    opt_reuseaddr = 256,
+    opt_no_reuseaddr,
+    opt_log_level,
+    opt_version,
+};
+
+constexpr option long_options[] = {
+    {"listen", required_argument, nullptr, 'l'},
+    {"port", required_argument, nullptr, 'p'},
+    {"backlog", required_argument, nullptr, 'b'},
+    {"buffer-size", required_argument, nullptr, 'B'},
+    {"reuseaddr", no_argument, nullptr, opt_reuseaddr},
+    {"no-reuseaddr", no_argument, nullptr, opt_no_reuseaddr},
+    {"log-level", required_argument, nullptr, opt_log_level},
+    {"verbose", no_argument, nullptr, 'v'},
+    {"quiet", no_argument, nullptr, 'q'},
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, opt_version},
+    {nullptr, 0, nullptr, 0},
+};
+
+// Leading ':' makes getopt report a missing value as ':' rather than '?'.
+constexpr const char* short_options = ":l:p:b:B:vqh";
+
+const char* long_name(int value) {
+    for (const option& o : long_options) {
+        if (o.name != nullptr && o.val == value) {
+            return o.name;
+        }
+    }
+    return "?";
+}
+
+std::string usage_line(std::string_view what) {
+    return fmt::format("echod: {} (see 'echod --help')", what);
+}
+
+std::string option_error(int value, std::string_view reason) {
+    return usage_line(fmt::format("--{}: {}", long_name(value), reason));
+}
+
+bool is_address_literal(const std::string& text) {
+    in_addr v4{};
+    in6_addr v6{};
+    return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+}
+
+// Applies one option's value to config; returns an error line or "".
+std::string apply(int value, const char* arg, Config& config) {
+    auto number = [&](std::uint64_t min, std::uint64_t max, auto& field) -> std::string {
+        auto parsed = parse_uint(arg, min, max);
+        if (auto* error = std::get_if<ParseError>(&parsed)) {
+            return option_error(value, error->reason);
+        }
+        field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
+        return {};
+    };
+    switch (value) {
+        case 'l':
+            if (!is_address_literal(arg)) {
+                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", arg));
+            }
+            config.listen = arg;
+            return {};
+        case 'p':
+            return number(0, 65535, config.port);
+        case 'b':
+            return number(1, 65535, config.backlog);
+        case 'B': {
+            auto parsed = parse_size(arg, min_buffer_size, max_buffer_size);
+            if (auto* error = std::get_if<ParseError>(&parsed)) {
+                return option_error(value, error->reason);
+            }
+            config.buffer_size = std::get<std::uint64_t>(parsed);
+            return {};
+        }
+        case opt_reuseaddr:
+            config.reuseaddr = true;
+            return {};
+        case opt_no_reuseaddr:
+            config.reuseaddr = false;
+            return {};
+        case opt_log_level: {
+            std::string_view text = arg;
+            for (LogLevel level : {LogLevel::error, LogLevel::warn, LogLevel::info, LogLevel::debug}) {
+                if (text == to_string(level)) {
+                    config.log_level = level;
+                    return {};
+                }
+            }
+            return option_error(value, fmt::format("'{}' is not one of error, warn, info, debug", text));
+        }
+        case 'v':
+            config.log_level = LogLevel::debug;
+            return {};
+        case 'q':
+            config.log_level = LogLevel::warn;
+            return {};
+        default:
+            return usage_line("internal error: unhandled option");
+    }
+}
+
+}  // namespace
+
+CommandLine parse_command_line(std::span<const char* const> args) {
+    CommandLine result;
+
+    // getopt_long permutes argv and keeps global state: give it a private,
+    // writable copy and reset it (optind = 0 asks glibc for a full restart).
+    std::vector<std::string> storage(args.begin(), args.end());
+    std::vector<char*> argv;
+    argv.reserve(storage.size() + 1);
+    for (std::string& s : storage) {
+        argv.push_back(s.data());
+    }
+    argv.push_back(nullptr);
+    int argc = static_cast<int>(storage.size());
+    optind = 0;
+    opterr = 0;
+
+    bool help = false;
+    bool version = false;
+    for (;;) {
+        int c = getopt_long(argc, argv.data(), short_options, long_options, nullptr);
+        if (c == -1) {
+            break;
+        }
+        std::string error;
+        if (c == 'h') {
+            help = true;
+        } else if (c == opt_version) {
+            version = true;
+        } else if (c == ':') {
+            error = usage_line(fmt::format("--{}: missing value", long_name(optopt)));
+        } else if (c == '?') {
+            // optopt is the option's value when a known long option was given a
+            // value it does not take; 0 for an unknown long option.
+            const char* given = argv[static_cast<std::size_t>(optind) - 1];
+            if (optopt != 0 && std::string_view(given).starts_with("--")) {
+                error = usage_line(fmt::format("--{}: takes no value", long_name(optopt)));
+            } else if (optopt != 0) {
+                error = usage_line(fmt::format("unknown option '-{}'", static_cast<char>(optopt)));
+            } else {
+                error = usage_line(fmt::format("unknown option '{}'", given));
+            }
+        } else {
+            error = apply(c, optarg, result.config);
+        }
+        if (!error.empty()) {
+            result.action = CommandLine::Action::usage_error;
+            result.error = std::move(error);
+            return result;
+        }
+    }
+    if (optind < argc) {
+        result.action = CommandLine::Action::usage_error;
+        result.error = usage_line(fmt::format("unexpected argument '{}'", argv[static_cast<std::size_t>(optind)]));
+        return result;
+    }
+    if (help) {
+        result.action = CommandLine::Action::help;
+    } else if (version) {
+        result.action = CommandLine::Action::version;
+    }
+    return result;
+}
+
+std::string help_text() {
+    const Config defaults;
+    return fmt::format(
+        "Usage: echod [OPTIONS]\n"
+        "\n"
+        "A TCP echo daemon: every byte read on a connection is written back on it,\n"
+        "in order, as soon as it arrives.\n"
+        "\n"
+        "Options:\n"
+        "  -l, --listen ADDR        IPv4 or IPv6 address literal to listen on\n"
+        "                           (default {}; '::' is IPv6 only)\n"
+        "  -p, --port PORT          TCP port, 0 lets the kernel pick (default {})\n"
+        "  -b, --backlog N          listen(2) backlog, 1..65535, capped by the\n"
+        "                           kernel at somaxconn (default {})\n"
+        "  -B, --buffer-size SIZE   ring buffer per active connection, 16B..256MiB;\n"
+        "                           SIZE is bytes, or with K/KiB or M/MiB (default {})\n"
+        "      --reuseaddr          set SO_REUSEADDR on the listening socket (default)\n"
+        "      --no-reuseaddr       do not set SO_REUSEADDR\n"
+        "      --log-level LEVEL    error, warn, info or debug (default {})\n"
+        "  -v, --verbose            same as --log-level debug\n"
+        "  -q, --quiet              same as --log-level warn\n"
+        "  -h, --help               print this help and exit\n"
+        "      --version            print the version and exit\n"
+        "\n"
+        "Once listening, echod logs 'listening on HOST:PORT' to stderr at every log\n"
+        "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
+        "exits 1 at once. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
+        defaults.listen, defaults.port, defaults.backlog, format_size(defaults.buffer_size),
+        to_string(defaults.log_level));
+}
+
+}  // namespace echod
