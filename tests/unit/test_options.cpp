@@ -1,0 +1,147 @@
+#include "doctest_include.h"
+
+#include "echod/options.h"
+
+#include <initializer_list>
+#include <vector>
+
+using echod::CommandLine;
+using echod::Config;
+using echod::LogLevel;
+using Action = CommandLine::Action;
+
+namespace {
+
+CommandLine parse(std::initializer_list<const char*> args) {
+    std::vector<const char*> argv = {"echod"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return echod::parse_command_line(argv);
+}
+
+Config config_of(std::initializer_list<const char*> args) {
+    CommandLine cl = parse(args);
+    INFO(cl.error);
+    REQUIRE(cl.action == Action::run);
+    return cl.config;
+}
+
+std::string error_of(std::initializer_list<const char*> args) {
+    CommandLine cl = parse(args);
+    REQUIRE(cl.action == Action::usage_error);
+    return cl.error;
+}
+
+std::string usage(std::string_view what) { return "echod: " + std::string(what) + " (see 'echod --help')"; }
+
+}  // namespace
+
+TEST_CASE("defaults") {
+    Config c = config_of({});
+    CHECK(c.listen == "127.0.0.1");
+    CHECK(c.port == 7007);
+    CHECK(c.backlog == 511);
+    CHECK(c.buffer_size == 64 * 1024);
+    CHECK(c.reuseaddr);
+    CHECK(c.log_level == LogLevel::info);
+}
+
+TEST_CASE("every option, long and short, both value spellings") {
+    SUBCASE("listen") {
+        CHECK(config_of({"-l", "0.0.0.0"}).listen == "0.0.0.0");
+        CHECK(config_of({"--listen", "::1"}).listen == "::1");
+        CHECK(config_of({"--listen=::"}).listen == "::");
+    }
+    SUBCASE("port") {
+        CHECK(config_of({"-p", "0"}).port == 0);
+        CHECK(config_of({"--port=65535"}).port == 65535);
+        CHECK(config_of({"-p8080"}).port == 8080);
+    }
+    SUBCASE("backlog") {
+        CHECK(config_of({"-b", "1"}).backlog == 1);
+        CHECK(config_of({"--backlog", "65535"}).backlog == 65535);
+    }
+    SUBCASE("buffer-size") {
+        CHECK(config_of({"-B", "16"}).buffer_size == 16);
+        CHECK(config_of({"--buffer-size=4K"}).buffer_size == 4096);
+        CHECK(config_of({"--buffer-size", "1MiB"}).buffer_size == 1048576);
+        CHECK(config_of({"-B", "256M"}).buffer_size == 256 * 1048576);
+    }
+    SUBCASE("reuseaddr") {
+        CHECK_FALSE(config_of({"--no-reuseaddr"}).reuseaddr);
+        CHECK(config_of({"--no-reuseaddr", "--reuseaddr"}).reuseaddr);
+    }
+    SUBCASE("log level") {
+        CHECK(config_of({"--log-level", "error"}).log_level == LogLevel::error);
+        CHECK(config_of({"--log-level=warn"}).log_level == LogLevel::warn);
+        CHECK(config_of({"--log-level", "debug"}).log_level == LogLevel::debug);
+        CHECK(config_of({"-v"}).log_level == LogLevel::debug);
+        CHECK(config_of({"--verbose"}).log_level == LogLevel::debug);
+        CHECK(config_of({"-q"}).log_level == LogLevel::warn);
+        CHECK(config_of({"-v", "-q"}).log_level == LogLevel::warn);
+    }
+}
+
+TEST_CASE("a later option overrides an earlier one") {
+    CHECK(config_of({"-p", "1", "--port", "2"}).port == 2);
+    CHECK(config_of({"-B", "1M", "-B", "16"}).buffer_size == 16);
+    CHECK(config_of({"--log-level", "debug", "-q"}).log_level == LogLevel::warn);
+}
+
+TEST_CASE("help and version") {
+    CHECK(parse({"-h"}).action == Action::help);
+    CHECK(parse({"--help"}).action == Action::help);
+    CHECK(parse({"--version"}).action == Action::version);
+    CHECK(parse({"--port", "1", "--help"}).action == Action::help);
+    // A usage error wins: nothing is printed to stdout for a bad command line.
+    CHECK(parse({"--help", "--port", "x"}).action == Action::usage_error);
+}
+
+TEST_CASE("invalid values name the option and say what is wrong") {
+    CHECK(error_of({"--backlog", "0"}) == usage("--backlog: 0 is out of range 1..65535"));
+    CHECK(error_of({"-b", "65536"}) == usage("--backlog: 65536 is out of range 1..65535"));
+    CHECK(error_of({"--port", "65536"}) == usage("--port: 65536 is out of range 0..65535"));
+    CHECK(error_of({"--port", "-1"}) == usage("--port: '-1' is not a whole number"));
+    CHECK(error_of({"--port", "http"}) == usage("--port: 'http' is not a whole number"));
+    CHECK(error_of({"--port="}) == usage("--port: '' is not a whole number"));
+    CHECK(error_of({"-B", "15"}) == usage("--buffer-size: 15 is out of range 16B..256MiB"));
+    CHECK(error_of({"-B", "257M"}) == usage("--buffer-size: 257M is out of range 16B..256MiB"));
+    for (const char* bad : {"1k", "1KB", "1G", "1.5K", "K"}) {
+        CAPTURE(bad);
+        CHECK(error_of({"-B", bad}) ==
+              usage(fmt::format("--buffer-size: '{}' is not a size (a whole number of bytes, optionally with K, "
+                                "KiB, M or MiB)",
+                                bad)));
+    }
+    CHECK(error_of({"--listen", "localhost"}) ==
+          usage("--listen: 'localhost' is not an IPv4 or IPv6 address literal"));
+    CHECK(error_of({"-l", "1.2.3"}) == usage("--listen: '1.2.3' is not an IPv4 or IPv6 address literal"));
+    CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
+}
+
+TEST_CASE("malformed command lines") {
+    CHECK(error_of({"--port"}) == usage("--port: missing value"));
+    CHECK(error_of({"-p"}) == usage("--port: missing value"));
+    CHECK(error_of({"--frobnicate"}) == usage("unknown option '--frobnicate'"));
+    CHECK(error_of({"-x"}) == usage("unknown option '-x'"));
+    CHECK(error_of({"--reuseaddr=1"}) == usage("--reuseaddr: takes no value"));
+    CHECK(error_of({"--help=yes"}) == usage("--help: takes no value"));
+    CHECK(error_of({"serve"}) == usage("unexpected argument 'serve'"));
+    CHECK(error_of({"-p", "1", "extra"}) == usage("unexpected argument 'extra'"));
+    CHECK(error_of({"--", "-p"}) == usage("unexpected argument '-p'"));
+}
+
+TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {
+    CHECK(error_of({"--port", "x"}) == usage("--port: 'x' is not a whole number"));
+    CHECK(config_of({"--port", "5"}).port == 5);
+    CHECK(config_of({"-p", "6"}).port == 6);
+}
+
+TEST_CASE("help lists every option with its default") {
+    std::string help = echod::help_text();
+    for (const char* text : {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr",
+                             "--log-level", "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007",
+                             "511", "64KiB"}) {
+        CAPTURE(text);
+        CHECK(help.find(text) != std::string::npos);
+    }
+}
