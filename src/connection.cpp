@@ -10,7 +10,9 @@ namespace echod {
 namespace {
 
 // libuv hands callbacks the embedded handle or request; data points back at us.
-Connection* owner(const void* data) { return static_cast<Connection*>(const_cast<void*>(data)); }
+Connection* owner(const void* data) {
+    return static_cast<Connection*>(const_cast<void*>(data));
+}
 
 std::string peer_and_local(uv_tcp_t* tcp) {
     sockaddr_storage peer{};
@@ -168,7 +170,9 @@ void Connection::write_ring() {
     write_in_flight_ = ring_->readable();
 }
 
-void Connection::after_write(uv_write_t* req, int status) { owner(req->data)->handle_write_done(status); }
+void Connection::after_write(uv_write_t* req, int status) {
+    owner(req->data)->handle_write_done(status);
+}
 
 void Connection::handle_write_done(int status) {
     std::size_t done = write_in_flight_;

@@ -6,9 +6,9 @@
 
 #include <uv.h>
 
+#include <fmt/format.h>
 #include <csignal>
 #include <cstdio>
-#include <fmt/format.h>
 
 int main(int argc, char** argv) {
     using echod::CommandLine;

@@ -5,8 +5,8 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include <cerrno>
 #include <fmt/format.h>
+#include <cerrno>
 
 namespace echod {
 

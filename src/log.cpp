@@ -26,9 +26,13 @@ std::string_view to_string(LogLevel level) {
     return "?";
 }
 
-void set_log_level(LogLevel level) { current_level = level; }
+void set_log_level(LogLevel level) {
+    current_level = level;
+}
 
-LogLevel log_level() { return current_level; }
+LogLevel log_level() {
+    return current_level;
+}
 
 void write_log_line(std::string_view prefix, fmt::string_view format, fmt::format_args args) {
     fmt::memory_buffer line;

@@ -1,8 +1,8 @@
 #include "echod/parse.h"
 
+#include <fmt/format.h>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 
 namespace echod {
 namespace {
@@ -52,13 +52,13 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
     if (suffix.empty()) {
         unit = 1;
     } else if (suffix == "K" || suffix == "KiB") {
-        unit = 1024;
+        unit = KiB;
     } else if (suffix == "M" || suffix == "MiB") {
-        unit = 1024 * 1024;
+        unit = MiB;
     }
     if (number.empty() || unit == 0) {
-        return ParseError{fmt::format(
-            "'{}' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)", text)};
+        return ParseError{
+            fmt::format("'{}' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)", text)};
     }
 
     std::uint64_t count = 0;
@@ -101,13 +101,11 @@ Parsed<double> parse_seconds(std::string_view text, double min, double max) {
 }
 
 std::string format_size(std::uint64_t bytes) {
-    constexpr std::uint64_t kib = 1024;
-    constexpr std::uint64_t mib = 1024 * 1024;
-    if (bytes != 0 && bytes % mib == 0) {
-        return fmt::format("{}MiB", bytes / mib);
+    if (bytes != 0 && bytes % MiB == 0) {
+        return fmt::format("{}MiB", bytes / MiB);
     }
-    if (bytes != 0 && bytes % kib == 0) {
-        return fmt::format("{}KiB", bytes / kib);
+    if (bytes != 0 && bytes % KiB == 0) {
+        return fmt::format("{}KiB", bytes / KiB);
     }
     return fmt::format("{}B", bytes);
 }

@@ -1,5 +1,7 @@
 #include "echod/ring_pool.h"
 
+#include "echod/parse.h"
+
 #include <algorithm>
 #include <cassert>
 
@@ -30,7 +32,7 @@ void RingPool::release(std::unique_ptr<RingBuffer> ring) {
 }
 
 std::size_t default_max_pooled(std::size_t ring_capacity) {
-    constexpr std::size_t budget = 8 * 1024 * 1024;
+    constexpr std::size_t budget = 8 * MiB;
     return std::max<std::size_t>(4, budget / ring_capacity);
 }
 

@@ -13,7 +13,9 @@
 namespace echod {
 namespace {
 
-Server* owner(const uv_handle_t* handle) { return static_cast<Server*>(handle->data); }
+Server* owner(const uv_handle_t* handle) {
+    return static_cast<Server*>(handle->data);
+}
 
 template <typename Handle>
 uv_handle_t* as_handle(Handle* handle) {
@@ -24,7 +26,9 @@ uv_handle_t* as_handle(Handle* handle) {
 // nothing to free when they close.
 void on_own_handle_closed(uv_handle_t* /*handle*/) {}
 
-const char* signal_name(int signum) { return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "signal"; }
+const char* signal_name(int signum) {
+    return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "signal";
+}
 
 }  // namespace
 
@@ -182,7 +186,8 @@ void Server::stop_if_drained() {
 }
 
 void Server::close_own_handles() {
-    for (uv_handle_t* handle : {as_handle(&listener_), as_handle(&sigint_), as_handle(&sigterm_), as_handle(&drain_timer_)}) {
+    for (uv_handle_t* handle :
+         {as_handle(&listener_), as_handle(&sigint_), as_handle(&sigterm_), as_handle(&drain_timer_)}) {
         if (!uv_is_closing(handle)) {
             uv_close(handle, on_own_handle_closed);
         }

@@ -65,9 +65,9 @@ private:
 
     void start_reading();
     void stop_reading();
-    void write_ring();          // echo what the ring holds: try_write, then uv_write
-    void finish_if_flushed();   // flushing and nothing left: half-close
-    void return_ring_if_idle(); // empty and no write in flight: back to the pool
+    void write_ring();           // echo what the ring holds: try_write, then uv_write
+    void finish_if_flushed();    // flushing and nothing left: half-close
+    void return_ring_if_idle();  // empty and no write in flight: back to the pool
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
@@ -76,10 +76,10 @@ private:
     Server& server_;                    // owns the pool and the list we are in
     std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
     State state_ = State::open;
-    bool reading_ = false;              // uv_read_start is active
-    bool peer_eof_ = false;             // the peer half-closed (or closed)
-    std::size_t write_in_flight_ = 0;   // bytes handed to uv_write, not yet done
-    std::uint64_t bytes_echoed_ = 0;    // written back to the peer
+    bool reading_ = false;             // uv_read_start is active
+    bool peer_eof_ = false;            // the peer half-closed (or closed)
+    std::size_t write_in_flight_ = 0;  // bytes handed to uv_write, not yet done
+    std::uint64_t bytes_echoed_ = 0;   // written back to the peer
 };
 
 }  // namespace echod

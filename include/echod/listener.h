@@ -16,8 +16,8 @@ std::string format_address(const sockaddr* address);
 std::string format_address(const std::string& literal, std::uint16_t port);
 
 struct ListenSocket {
-    int fd = -1;          // bound, non-blocking, close-on-exec; -1 on failure
-    int error = 0;        // libuv error code (UV_E*) on failure
+    int fd = -1;            // bound, non-blocking, close-on-exec; -1 on failure
+    int error = 0;          // libuv error code (UV_E*) on failure
     const char* call = "";  // the failing call ("bind", "socket", ...)
 };
 

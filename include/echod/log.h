@@ -19,7 +19,9 @@ LogLevel log_level();
 // Writes one whole line with a single write(2), so lines never interleave.
 void write_log_line(std::string_view prefix, fmt::string_view format, fmt::format_args args);
 
-inline bool log_enabled(LogLevel level) { return level <= log_level(); }
+inline bool log_enabled(LogLevel level) {
+    return level <= log_level();
+}
 
 template <typename... Args>
 void log(LogLevel level, fmt::format_string<Args...> format, Args&&... args) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "echod/log.h"
+#include "echod/parse.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -13,16 +14,16 @@
 namespace echod {
 
 struct Config {
-    std::string listen = "127.0.0.1";  // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;         // 0: the kernel picks one
-    int backlog = 511;                 // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * 1024;  // ring capacity per connection, 16 B..256 MiB
-    bool reuseaddr = true;             // SO_REUSEADDR on the listening socket
+    std::string listen = "127.0.0.1";    // IPv4 or IPv6 address literal
+    std::uint16_t port = 7007;           // 0: the kernel picks one
+    int backlog = 511;                   // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * KiB;  // ring capacity per connection, 16 B..256 MiB
+    bool reuseaddr = true;               // SO_REUSEADDR on the listening socket
     LogLevel log_level = LogLevel::info;
 };
 
 inline constexpr std::size_t min_buffer_size = 16;
-inline constexpr std::size_t max_buffer_size = 256 * 1024 * 1024;
+inline constexpr std::size_t max_buffer_size = 256 * MiB;
 
 struct CommandLine {
     enum class Action {

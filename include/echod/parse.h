@@ -12,6 +12,9 @@
 
 namespace echod {
 
+inline constexpr std::uint64_t KiB = 1024;
+inline constexpr std::uint64_t MiB = 1024 * KiB;
+
 // The reason a value was rejected, e.g. "'12x' is not a whole number".
 struct ParseError {
     std::string reason;

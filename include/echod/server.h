@@ -3,6 +3,7 @@
 #pragma once
 
 #include "echod/options.h"
+#include "echod/parse.h"
 #include "echod/ring_pool.h"
 
 #include <uv.h>
@@ -60,16 +61,16 @@ private:
     Config config_;
     State state_ = State::starting;
     int exit_status_ = 0;
-    uv_tcp_t listener_{};          // the listening socket
+    uv_tcp_t listener_{};  // the listening socket
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
-    uv_timer_t drain_timer_{};     // bounds the drain after the first signal
+    uv_timer_t drain_timer_{};  // bounds the drain after the first signal
     RingPool rings_;
     Connection* connections_ = nullptr;  // live connections, newest first
     std::size_t live_ = 0;               // length of that list
     ServerCounters counters_;
     std::uint64_t last_accept_warning_ms_ = 0;  // rate-limits the out-of-fd warning
-    std::array<char, 64 * 1024> discard_{};     // input read and dropped during a drain
+    std::array<char, 64 * KiB> discard_{};      // input read and dropped during a drain
 };
 
 }  // namespace echod

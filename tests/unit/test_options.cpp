@@ -31,7 +31,9 @@ std::string error_of(std::initializer_list<const char*> args) {
     return cl.error;
 }
 
-std::string usage(std::string_view what) { return "echod: " + std::string(what) + " (see 'echod --help')"; }
+std::string usage(std::string_view what) {
+    return "echod: " + std::string(what) + " (see 'echod --help')";
+}
 
 }  // namespace
 
@@ -112,8 +114,7 @@ TEST_CASE("invalid values name the option and say what is wrong") {
                                 "KiB, M or MiB)",
                                 bad)));
     }
-    CHECK(error_of({"--listen", "localhost"}) ==
-          usage("--listen: 'localhost' is not an IPv4 or IPv6 address literal"));
+    CHECK(error_of({"--listen", "localhost"}) == usage("--listen: 'localhost' is not an IPv4 or IPv6 address literal"));
     CHECK(error_of({"-l", "1.2.3"}) == usage("--listen: '1.2.3' is not an IPv4 or IPv6 address literal"));
     CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
 }
@@ -138,9 +139,9 @@ TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {
 
 TEST_CASE("help lists every option with its default") {
     std::string help = echod::help_text();
-    for (const char* text : {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr",
-                             "--log-level", "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007",
-                             "511", "64KiB"}) {
+    for (const char* text :
+         {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr", "--log-level",
+          "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007", "511", "64KiB"}) {
         CAPTURE(text);
         CHECK(help.find(text) != std::string::npos);
     }

@@ -46,7 +46,8 @@ TEST_CASE("parse_size: bytes and binary suffixes") {
 }
 
 TEST_CASE("parse_size: anything else is an error") {
-    for (const char* bad : {"", "k", "K", "1k", "1KB", "1kb", "1G", "1GiB", "1.5K", "1 K", "-1", "1B", "1Ki", "KiB1", "1MB"}) {
+    for (const char* bad :
+         {"", "k", "K", "1k", "1KB", "1kb", "1G", "1GiB", "1.5K", "1 K", "-1", "1B", "1Ki", "KiB1", "1MB"}) {
         CAPTURE(bad);
         CHECK(error(parse_size(bad, 0, 1 << 30)) ==
               fmt::format("'{}' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)", bad));
@@ -57,7 +58,8 @@ TEST_CASE("parse_size: range is checked after the suffix, and shown in sizes") {
     CHECK(error(parse_size("15", 16, 256 << 20)) == "15 is out of range 16B..256MiB");
     CHECK(error(parse_size("257M", 16, 256 << 20)) == "257M is out of range 16B..256MiB");
     CHECK(ok(parse_size("256M", 16, 256 << 20)) == 256 << 20);
-    CHECK(error(parse_size("18446744073709551615M", 0, 1 << 30)) == "18446744073709551615M is out of range 0B..1024MiB");
+    CHECK(error(parse_size("18446744073709551615M", 0, 1 << 30)) ==
+          "18446744073709551615M is out of range 0B..1024MiB");
     CHECK(error(parse_size("99999999999999999999999", 0, 10)) == "99999999999999999999999 is out of range 0B..10B");
 }
 

@@ -34,7 +34,9 @@ std::string take(RingBuffer& ring, std::size_t n) {
     return out;
 }
 
-std::size_t total(const auto& spans) { return spans[0].size() + spans[1].size(); }
+std::size_t total(const auto& spans) {
+    return spans[0].size() + spans[1].size();
+}
 
 }  // namespace
 
