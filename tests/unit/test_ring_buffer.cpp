@@ -16,6 +16,9 @@ std::size_t put(RingBuffer& ring, std::string_view text) {
     std::size_t done = 0;
     for (std::span<char> span : ring.writable_spans()) {
         std::size_t n = std::min(span.size(), text.size() - done);
+        if (n == 0) {
+            break;  // an empty span may have no storage: memcpy(nullptr, ...) is UB
+        }
         std::memcpy(span.data(), text.data() + done, n);
         done += n;
     }
