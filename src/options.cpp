@@ -74,7 +74,7 @@ std::string apply(int value, const char* arg, Config& config) {
     switch (value) {
         case 'l':
             if (!is_address_literal(arg)) {
-                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", arg));
+                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", printable(arg)));
             }
             config.listen = arg;
             return {};
@@ -104,7 +104,7 @@ std::string apply(int value, const char* arg, Config& config) {
                     return {};
                 }
             }
-            return option_error(value, fmt::format("'{}' is not one of error, warn, info, debug", text));
+            return option_error(value, fmt::format("'{}' is not one of error, warn, info, debug", printable(text)));
         }
         case 'v':
             config.log_level = LogLevel::debug;
@@ -156,9 +156,10 @@ CommandLine parse_command_line(std::span<const char* const> args) {
             if (optopt != 0 && std::string_view(given).starts_with("--")) {
                 error = usage_line(fmt::format("--{}: takes no value", long_name(optopt)));
             } else if (optopt != 0) {
-                error = usage_line(fmt::format("unknown option '-{}'", static_cast<char>(optopt)));
+                error = usage_line(
+                    fmt::format("unknown option '-{}'", printable(std::string(1, static_cast<char>(optopt)))));
             } else {
-                error = usage_line(fmt::format("unknown option '{}'", given));
+                error = usage_line(fmt::format("unknown option '{}'", printable(given)));
             }
         } else {
             error = apply(c, optarg, result.config);
@@ -171,7 +172,8 @@ CommandLine parse_command_line(std::span<const char* const> args) {
     }
     if (optind < argc) {
         result.action = CommandLine::Action::usage_error;
-        result.error = usage_line(fmt::format("unexpected argument '{}'", argv[static_cast<std::size_t>(optind)]));
+        result.error =
+            usage_line(fmt::format("unexpected argument '{}'", printable(argv[static_cast<std::size_t>(optind)])));
         return result;
     }
     if (help) {

@@ -27,15 +27,15 @@ ParseError out_of_range(std::string_view shown, std::string_view min, std::strin
 
 Parsed<std::uint64_t> parse_uint(std::string_view text, std::uint64_t min, std::uint64_t max) {
     if (!all_digits(text)) {
-        return ParseError{fmt::format("'{}' is not a whole number", text)};
+        return ParseError{fmt::format("'{}' is not a whole number", printable(text))};
     }
     std::uint64_t value = 0;
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec == std::errc::result_out_of_range || (ec == std::errc{} && (value < min || value > max))) {
-        return out_of_range(text, std::to_string(min), std::to_string(max));
+        return out_of_range(printable(text), std::to_string(min), std::to_string(max));
     }
     if (ec != std::errc{} || end != text.data() + text.size()) {
-        return ParseError{fmt::format("'{}' is not a whole number", text)};
+        return ParseError{fmt::format("'{}' is not a whole number", printable(text))};
     }
     return value;
 }
@@ -57,8 +57,8 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
         unit = MiB;
     }
     if (number.empty() || unit == 0) {
-        return ParseError{
-            fmt::format("'{}' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)", text)};
+        return ParseError{fmt::format("'{}' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)",
+                                      printable(text))};
     }
 
     std::uint64_t count = 0;
@@ -66,7 +66,7 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
     (void)end;
     bool overflow = ec == std::errc::result_out_of_range || count > UINT64_MAX / unit;
     if (overflow || count * unit < min || count * unit > max) {
-        return out_of_range(text, format_size(min), format_size(max));
+        return out_of_range(printable(text), format_size(min), format_size(max));
     }
     return count * unit;
 }
@@ -92,12 +92,32 @@ Parsed<double> parse_seconds(std::string_view text, double min, double max) {
         seen_digit = ec == std::errc{} && end == text.data() + text.size();
     }
     if (!seen_digit) {
-        return ParseError{fmt::format("'{}' is not a number of seconds", text)};
+        return ParseError{fmt::format("'{}' is not a number of seconds", printable(text))};
     }
     if (!std::isfinite(value) || value < min || value > max) {
-        return out_of_range(text, fmt::format("{:g}", min), fmt::format("{:g}", max));
+        return out_of_range(printable(text), fmt::format("{:g}", min), fmt::format("{:g}", max));
     }
     return value;
+}
+
+std::string printable(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        auto byte = static_cast<unsigned char>(c);
+        if (c == '\n') {
+            out += "\\n";
+        } else if (c == '\t') {
+            out += "\\t";
+        } else if (c == '\\') {
+            out += "\\\\";
+        } else if (byte < 0x20 || byte >= 0x7f) {
+            out += fmt::format("\\x{:02x}", byte);
+        } else {
+            out += c;
+        }
+    }
+    return out;
 }
 
 std::string format_size(std::uint64_t bytes) {

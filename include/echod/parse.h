@@ -34,6 +34,10 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
 // A non-negative decimal number of seconds ("10", "0.5"), in [min, max].
 Parsed<double> parse_seconds(std::string_view text, double min, double max);
 
+// text as it may be shown inside '...' in a one-line message: control and
+// non-ASCII bytes become \n, \t or \xNN, so user input cannot break the line.
+std::string printable(std::string_view text);
+
 // "65536" -> "64KiB", "1048576" -> "1MiB", "1000" -> "1000B": the shortest
 // exact spelling that parse_size() accepts back (with B only for display).
 std::string format_size(std::uint64_t bytes);

@@ -129,6 +129,10 @@ TEST_CASE("malformed command lines") {
     CHECK(error_of({"serve"}) == usage("unexpected argument 'serve'"));
     CHECK(error_of({"-p", "1", "extra"}) == usage("unexpected argument 'extra'"));
     CHECK(error_of({"--", "-p"}) == usage("unexpected argument '-p'"));
+    // User text is escaped: the error stays one line (found by fuzz_options).
+    CHECK(error_of({"a\nb"}) == usage("unexpected argument 'a\\nb'"));
+    CHECK(error_of({"--port", "1\n"}) == usage("--port: '1\\n' is not a whole number"));
+    CHECK(error_of({"--listen", "\x01\xff"}) == usage("--listen: '\\x01\\xff' is not an IPv4 or IPv6 address literal"));
 }
 
 TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {

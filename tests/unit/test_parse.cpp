@@ -82,6 +82,13 @@ TEST_CASE("parse_seconds") {
     CHECK(error(parse_seconds("0.5", 1, 3600)) == "0.5 is out of range 1..3600");
 }
 
+TEST_CASE("printable escapes what would break a one-line message") {
+    CHECK(printable("plain text-1.5") == "plain text-1.5");
+    CHECK(printable("a\nb\tc") == "a\\nb\\tc");
+    CHECK(printable("\\") == "\\\\");
+    CHECK(printable(std::string_view("\x00\x1f\x7f\xc5", 4)) == "\\x00\\x1f\\x7f\\xc5");
+}
+
 TEST_CASE("format_size picks the largest exact unit") {
     CHECK(format_size(0) == "0B");
     CHECK(format_size(16) == "16B");

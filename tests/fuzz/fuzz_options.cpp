@@ -1,0 +1,56 @@
+// libFuzzer target: echod's command-line parser.
+//
+// The input is split at NUL bytes into argv. Whatever it holds, parsing must
+// not crash, and its answer must be consistent: a usage error is one line
+// naming echod with the --help hint, and a run's config is within range.
+#include "echod/options.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+void check(bool ok) {
+    if (!ok) {
+        std::abort();
+    }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    std::vector<std::string> words(1, "echod");
+    words.emplace_back();
+    for (std::size_t i = 0; i < size && words.size() < 64; ++i) {
+        if (data[i] == 0) {
+            words.emplace_back();
+        } else {
+            words.back().push_back(static_cast<char>(data[i]));
+        }
+    }
+    std::vector<const char*> argv;
+    for (const std::string& w : words) {
+        argv.push_back(w.c_str());
+    }
+
+    echod::CommandLine result = echod::parse_command_line(argv);
+    using Action = echod::CommandLine::Action;
+    if (result.action == Action::usage_error) {
+        check(result.error.starts_with("echod: "));
+        check(result.error.ends_with(" (see 'echod --help')"));
+        check(result.error.find('\n') == std::string::npos);
+    } else {
+        check(result.error.empty());
+        const echod::Config& c = result.config;
+        check(c.backlog >= 1 && c.backlog <= 65535);
+        check(c.buffer_size >= echod::min_buffer_size && c.buffer_size <= echod::max_buffer_size);
+        check(!c.listen.empty());
+    }
+    // The same words again give the same answer: no state left behind.
+    echod::CommandLine again = echod::parse_command_line(argv);
+    check(again.action == result.action && again.error == result.error);
+    return 0;
+}
