@@ -32,8 +32,10 @@ void RingPool::release(std::unique_ptr<RingBuffer> ring) {
 }
 
 std::size_t default_max_pooled(std::size_t ring_capacity) {
+    // No spares at all for rings over the budget: memory held by an idle
+    // echod stays small whatever --buffer-size is.
     constexpr std::size_t budget = 8 * MiB;
-    return std::max<std::size_t>(4, budget / ring_capacity);
+    return budget / ring_capacity;
 }
 
 }  // namespace echod

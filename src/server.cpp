@@ -69,14 +69,16 @@ int Server::run() {
     uv_timer_init(loop_, &drain_timer_);
     listener_.data = sigint_.data = sigterm_.data = drain_timer_.data = this;
 
+    // Signals first: a script may send SIGTERM the moment it reads the ready
+    // line, and that must drain, not kill.
+    uv_signal_start(&sigint_, on_signal, SIGINT);
+    uv_signal_start(&sigterm_, on_signal, SIGTERM);
     if (!start_listening()) {
         exit_status_ = 1;
         close_own_handles();
         uv_run(loop_, UV_RUN_DEFAULT);
         return exit_status_;
     }
-    uv_signal_start(&sigint_, on_signal, SIGINT);
-    uv_signal_start(&sigterm_, on_signal, SIGTERM);
     state_ = State::serving;
     uv_run(loop_, UV_RUN_DEFAULT);
 
@@ -120,9 +122,10 @@ bool Server::start_listening() {
 void Server::on_connection(uv_stream_t* listener, int status) {
     Server* self = owner(reinterpret_cast<uv_handle_t*>(listener));
     if (status != 0) {
-        // Out of descriptors: libuv has already accepted and closed what was
-        // pending (its EMFILE trick), so the loop does not spin; served
-        // connections carry on. Say so at most once a second.
+        // libuv 1.44 handles EMFILE/ENFILE itself (it accepts and closes what
+        // is pending with a reserved descriptor, so the loop does not spin)
+        // and mostly does not report it; what it does report, we log at most
+        // once a second. Served connections carry on either way.
         ++self->counters_.accept_errors;
         std::uint64_t now = uv_now(self->loop_);
         if (now - self->last_accept_warning_ms_ >= 1000 || self->last_accept_warning_ms_ == 0) {

@@ -36,8 +36,8 @@ private:
     std::vector<std::unique_ptr<RingBuffer>> spare_;  // cleared, ready to lend
 };
 
-// Spare rings worth keeping for a given ring size: a handful, and no more
-// than about 8 MiB of them.
+// Spare rings worth keeping for a given ring size: as many as fit in 8 MiB
+// (128 of 64 KiB; none of rings over 8 MiB).
 std::size_t default_max_pooled(std::size_t ring_capacity);
 
 }  // namespace echod
