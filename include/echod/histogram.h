@@ -23,9 +23,9 @@ namespace echod {
 
 class Histogram {
 public:
-    static constexpr unsigned sub_bucket_bits = 7;  // 128 buckets per power of two
+    static constexpr unsigned sub_bucket_bits = 7;                            // 128 buckets per power of two
     static constexpr std::uint64_t max_value = (std::uint64_t{1} << 36) - 1;  // ns, ~68.7 s
-    static constexpr std::size_t bucket_count = 3840;  // index_of(max_value) + 1
+    static constexpr std::size_t bucket_count = 3840;                         // index_of(max_value) + 1
 
     Histogram();
 

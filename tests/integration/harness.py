@@ -1,22 +1,34 @@
 """Shared helpers for the integration tests: start the real echod on
---port 0, find its port from the ready line, stop it by PID.
+--port 0, find its port from the ready line, stop it by PID; plus socket and
+/proc helpers the tests share.
 
 Standard library only. Every wait here is bounded.
 """
 import os
+import random
 import re
+import resource
+import select
 import signal
 import socket
+import struct
 import subprocess
+import sys
 import threading
 import time
+import unittest
 
 READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
+
+# Sanitizer reports in echod's stderr (ASan, LSan, UBSan).
+SANITIZER = re.compile(r"Sanitizer|runtime error:")
 
 
 class Echod:
     """A running echod. Use as a context manager; stops (SIGKILL if it must)
-    the process it started, by PID, on exit."""
+    the process it started, by PID, on exit.
+
+    args come after "--port 0", so a "--port N" among them overrides it."""
 
     def __init__(self, binary, *args, ready_timeout=10.0, **popen_kwargs):
         self.binary = binary
@@ -29,6 +41,7 @@ class Echod:
             **popen_kwargs,
         )
         self.lines = []  # every stderr line so far
+        self.ready_line = None
         self._ready = threading.Event()
         self.host = None
         self.port = None
@@ -47,6 +60,7 @@ class Echod:
             self.lines.append(line)
             m = READY.search(line)
             if m and self.port is None:
+                self.ready_line = line
                 self.host = m.group(1).strip("[]")
                 self.port = int(m.group(2))
                 self._ready.set()
@@ -56,15 +70,21 @@ class Echod:
     def pid(self):
         return self.proc.pid
 
+    @property
+    def family(self):
+        return socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
     def connect(self, timeout=10.0):
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        s = socket.socket(family, socket.SOCK_STREAM)
+        s = socket.socket(self.family, socket.SOCK_STREAM)
         s.settimeout(timeout)
         s.connect((self.host, self.port))
         return s
 
     def signal(self, signum):
         self.proc.send_signal(signum)
+
+    def running(self):
+        return self.proc.poll() is None
 
     def wait(self, timeout=10.0):
         """Exit status; raises subprocess.TimeoutExpired if still running."""
@@ -74,6 +94,23 @@ class Echod:
 
     def stderr_text(self):
         return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern, timeout=10.0, start=0):
+        """The first stderr line from index start on that matches the regex
+        pattern; raises AssertionError after timeout."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines[start:]:
+                if rx.search(line):
+                    return line
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no stderr line matching {pattern!r} within {timeout} s:\n"
+                                     + self.stderr_text())
+            time.sleep(0.01)
+
+    def sanitizer_reports(self):
+        return [line for line in self.lines if SANITIZER.search(line)]
 
     def kill(self):
         if self.proc.poll() is None:
@@ -94,9 +131,14 @@ class Echod:
 
     def __exit__(self, *exc):
         self.kill()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+        self.proc.stdout.close()
+        self._reader.join(10)  # EOF follows the exit
+        if not self._reader.is_alive():
+            self.proc.stderr.close()
         return False
+
+
+# ---------------------------------------------------------------- /proc
 
 
 def rss_kib(pid):
@@ -112,6 +154,98 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_share(pid, seconds):
+    """The fraction of one CPU that pid used over the next `seconds` (a
+    busy loop shows as ~1.0). Sleeps: it measures an interval."""
+    before = cpu_seconds(pid)
+    started = time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - started)
+
+
+TCP_STATES = {
+    "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2", "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT",
+    "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
+}
+
+
+def tcp_sockets(port=None):
+    """Every TCP socket of this network namespace (IPv4 and IPv6) as dicts
+    with local_port, remote_port, state (name), tx_queue, rx_queue;
+    only those with local or remote port == port if given."""
+    result = []
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                rows = f.readlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            cols = row.split()
+            local, remote, st, queues = cols[1], cols[2], cols[3], cols[4]
+            lport = int(local.rsplit(":", 1)[1], 16)
+            rport = int(remote.rsplit(":", 1)[1], 16)
+            tx, rx = (int(q, 16) for q in queues.split(":"))
+            if port is not None and port not in (lport, rport):
+                continue
+            result.append({"local_port": lport, "remote_port": rport,
+                           "state": TCP_STATES.get(st, st), "tx_queue": tx, "rx_queue": rx})
+    return result
+
+
+# ---------------------------------------------------------------- waiting
+
+
+def wait_until(condition, timeout, message="condition", interval=0.01):
+    """Polls condition() until it returns a true value (returned) or the
+    timeout passes (AssertionError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- ports
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    """A port that was free a moment ago, chosen below the ephemeral range so
+    that no client socket (of this or a parallel test) takes it meanwhile."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError):
+        ephemeral_low = 32768
+    rng = random.Random()
+    for _ in range(100):
+        port = rng.randrange(10000, max(10001, ephemeral_low))
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        if not tcp_sockets(port):  # not even a TIME_WAIT on it
+            return port
+    raise RuntimeError("no free port found")
+
+
+# ---------------------------------------------------------------- sockets
+
+
 def recv_exactly(sock, n, deadline):
     """Receives exactly n bytes or raises (timeout, EOF)."""
     chunks = []
@@ -124,3 +258,208 @@ def recv_exactly(sock, n, deadline):
         chunks.append(chunk)
         got += len(chunk)
     return b"".join(chunks)
+
+
+def recv_until_eof(sock, deadline, limit=1 << 30):
+    """Everything until an orderly EOF. A reset raises ConnectionResetError
+    (the caller decides if that is a failure), a timeout socket.timeout."""
+    chunks = []
+    got = 0
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        got += len(chunk)
+        if got > limit:
+            raise AssertionError(f"more than {limit} bytes before EOF")
+
+
+def close_with_reset(sock):
+    """close() that sends RST instead of FIN (SO_LINGER on, 0 s)."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def send_until_blocked(sock, limit, stall=0.5, chunk=1 << 20, data=None):
+    """Sends (non-blocking) until limit bytes are out or the socket stays
+    unwritable for `stall` seconds. Returns the bytes sent; with data, sends
+    data's bytes in order (len(data) >= limit)."""
+    sock.setblocking(False)
+    sent = 0
+    zeros = memoryview(bytes(chunk))
+    try:
+        while sent < limit:
+            _, writable, _ = select.select([], [sock], [], stall)
+            if not writable:
+                return sent
+            n = min(chunk, limit - sent)
+            view = memoryview(data)[sent:sent + n] if data is not None else zeros[:n]
+            try:
+                sent += sock.send(view)
+            except BlockingIOError:
+                continue
+        return sent
+    finally:
+        sock.setblocking(True)
+
+
+def tcp_buffer_max(name):
+    """The autotuning maximum of net.ipv4.tcp_rmem or tcp_wmem, in bytes."""
+    with open(f"/proc/sys/net/ipv4/{name}") as f:
+        return int(f.read().split()[2])
+
+
+def unread_limit(ring_size):
+    """More bytes than one loopback connection can hold while its client
+    reads nothing: echod's receive and send buffers and the client's send
+    buffer at their autotuning maximum, the client's receive buffer (which
+    does not grow unless the client reads) at its default, the ring, and
+    8 MiB to spare. A client that writes this much without reading must see
+    its writes block, unless echod reads without bound."""
+    with open("/proc/sys/net/ipv4/tcp_rmem") as f:
+        rmem_default = int(f.read().split()[1])
+    return tcp_buffer_max("tcp_rmem") + 2 * tcp_buffer_max("tcp_wmem") + rmem_default + ring_size + (8 << 20)
+
+
+def fill_until_blocked(sock, ring_size, stall=0.3):
+    """Writes zeros without reading until the writes block (echod's ring
+    full, reading stopped, every buffer on the way full). Returns the bytes
+    sent; AssertionError if the writes never block."""
+    limit = unread_limit(ring_size)
+    sent = send_until_blocked(sock, limit, stall=stall)
+    if sent >= limit:
+        raise AssertionError(f"{sent} bytes went out without reading a byte: no backpressure")
+    return sent
+
+
+def first_difference(a, b):
+    """A short description of where a and b first differ, or None."""
+    if a == b:
+        return None
+    n = min(len(a), len(b))
+    block = 1 << 16  # compare blocks first, then bytes in the first bad one
+    for start in range(0, n, block):
+        if a[start:start + block] != b[start:start + block]:
+            for i in range(start, min(n, start + block)):
+                if a[i] != b[i]:
+                    return f"first difference at byte {i} of {len(a)} sent / {len(b)} received"
+    return f"lengths differ: {len(a)} sent, {len(b)} received (common prefix equal)"
+
+
+def echo_roundtrip(sock, data, timeout, max_fragment=1 << 16, seed=0):
+    """Sends data in random-size fragments from a writer thread while this
+    thread reads; returns what came back (len(data) bytes, or raises). Neither
+    direction blocks the other."""
+    rng = random.Random(seed)
+    errors = []
+    deadline = time.monotonic() + timeout
+    sock.settimeout(timeout)
+
+    def writer():
+        try:
+            view = memoryview(data)
+            pos = 0
+            while pos < len(view):
+                n = rng.randint(1, max_fragment)
+                sock.sendall(view[pos:pos + n])
+                pos += n
+        except Exception as e:  # reported by the reader's caller
+            errors.append(e)
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    try:
+        received = recv_exactly(sock, len(data), deadline)
+    finally:
+        t.join(max(0.1, deadline - time.monotonic()))
+    if errors:
+        raise errors[0]
+    if t.is_alive():
+        raise AssertionError("writer thread still running after the echo completed")
+    return received
+
+
+def random_bytes(n, seed):
+    """n pseudo-random bytes, reproducible from seed (fast: no os.urandom)."""
+    return random.Random(seed).randbytes(n)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def run_echod(binary, *args, timeout=10.0):
+    """Runs echod to completion (for option errors, --help, bind failures):
+    CompletedProcess with text stdout/stderr."""
+    return subprocess.run([binary, *args], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def limit_nofile(n):
+    """A preexec_fn that sets RLIMIT_NOFILE to n in the child."""
+    def apply():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
+    return apply
+
+
+class EchodTestCase(unittest.TestCase):
+    """Base class: knows the binary and checks clean stops."""
+
+    binary = None  # set by main()
+
+    def start(self, *args, **kwargs):
+        """An Echod that is killed when the test ends, whatever happens."""
+        d = Echod(self.binary, *args, **kwargs)
+        self.addCleanup(d.__exit__, None, None, None)
+        return d
+
+    def client(self, d, timeout=10.0):
+        """d.connect(), closed when the test ends."""
+        s = d.connect(timeout)
+        self.addCleanup(s.close)
+        return s
+
+    def assert_clean_stop(self, d, timeout=10.0):
+        """SIGTERM; echod must exit 0 with a summary line and no sanitizer report."""
+        rc = d.stop(timeout)
+        self.assertEqual(rc, 0, f"echod exit status {rc}:\n{d.stderr_text()}")
+        self.assert_no_sanitizer_report(d)
+        self.assertTrue(any("stopped" in line for line in d.lines),
+                        f"no summary line:\n{d.stderr_text()}")
+
+    def assert_no_sanitizer_report(self, d):
+        self.assertEqual(d.sanitizer_reports(), [], d.stderr_text())
+
+    def assert_echo(self, sock, data, timeout=30.0, max_fragment=1 << 16, seed=0):
+        received = echo_roundtrip(sock, data, timeout, max_fragment=max_fragment, seed=seed)
+        diff = first_difference(data, received)
+        self.assertIsNone(diff, diff)
+
+    def assert_echoes(self, d, data=b"ping", timeout=10.0):
+        """A fresh connection to d echoes data byte-exact."""
+        with d.connect(timeout) as s:
+            s.sendall(data)
+            got = recv_exactly(s, len(data), time.monotonic() + timeout)
+            self.assertEqual(got, data)
+
+
+def main():
+    """Runs the calling module's tests: python3 test_x.py /path/to/echod."""
+    if len(sys.argv) < 2:
+        print(f"usage: {sys.argv[0]} /path/to/echod [unittest args]", file=sys.stderr)
+        sys.exit(2)
+    binary = os.path.abspath(sys.argv.pop(1))
+    if not os.access(binary, os.X_OK):
+        print(f"{binary}: not an executable", file=sys.stderr)
+        sys.exit(2)
+    EchodTestCase.binary = binary
+    started = time.monotonic()
+    program = unittest.main(module="__main__", verbosity=2, exit=False)
+    result = program.result
+    print(f"\n{os.path.basename(sys.argv[0])}: {result.testsRun} tests, "
+          f"{len(result.failures)} failures, {len(result.errors)} errors, "
+          f"{len(result.skipped)} skipped, {len(result.expectedFailures)} expected failures, "
+          f"{len(result.unexpectedSuccesses)} unexpected successes "
+          f"in {time.monotonic() - started:.1f} s")
+    sys.exit(0 if result.wasSuccessful() else 1)

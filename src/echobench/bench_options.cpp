@@ -1,0 +1,324 @@
+#include "echod/bench_options.h"
+
+#include "echod/parse.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+
+#include <fmt/format.h>
+#include <vector>
+
+namespace echod {
+namespace {
+
+// getopt_long values for options that have no short form.
+enum LongOnly : int {
+    opt_warmup = 256,
+    opt_no_verify,
+    opt_json,
+    opt_timeout,
+    opt_connect_rate,
+    opt_ping,
+    opt_interactive,
+    opt_count,
+    opt_version,
+};
+
+constexpr option long_options[] = {
+    {"host", required_argument, nullptr, 'H'},
+    {"port", required_argument, nullptr, 'p'},
+    {"connections", required_argument, nullptr, 'c'},
+    {"size", required_argument, nullptr, 's'},
+    {"pipeline", required_argument, nullptr, 'P'},
+    {"duration", required_argument, nullptr, 'd'},
+    {"messages", required_argument, nullptr, 'n'},
+    {"rate", required_argument, nullptr, 'r'},
+    {"warmup", required_argument, nullptr, opt_warmup},
+    {"no-verify", no_argument, nullptr, opt_no_verify},
+    {"json", no_argument, nullptr, opt_json},
+    {"threads", required_argument, nullptr, 't'},
+    {"timeout", required_argument, nullptr, opt_timeout},
+    {"connect-rate", required_argument, nullptr, opt_connect_rate},
+    {"ping", no_argument, nullptr, opt_ping},
+    {"interactive", no_argument, nullptr, opt_interactive},
+    {"interval", required_argument, nullptr, 'i'},
+    {"count", required_argument, nullptr, opt_count},
+    {"help", no_argument, nullptr, 'h'},
+    {"version", no_argument, nullptr, opt_version},
+    {nullptr, 0, nullptr, 0},
+};
+
+// Leading ':' makes getopt report a missing value as ':' rather than '?'.
+constexpr const char* short_options = ":H:p:c:s:P:d:n:r:t:i:h";
+
+const char* long_name(int value) {
+    for (const option& o : long_options) {
+        if (o.name != nullptr && o.val == value) {
+            return o.name;
+        }
+    }
+    return "?";
+}
+
+std::string usage_line(std::string_view what) {
+    return fmt::format("echobench: {} (see 'echobench --help')", what);
+}
+
+std::string option_error(int value, std::string_view reason) {
+    return usage_line(fmt::format("--{}: {}", long_name(value), reason));
+}
+
+bool is_address_literal(const std::string& text) {
+    in_addr v4{};
+    in6_addr v6{};
+    return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+}
+
+// What the user asked for beyond the defaults, to check combinations once
+// every option has been seen (a later option overrides an earlier one).
+struct Seen {
+    bool ping_only = false;  // --interval or --count
+    int ping_only_option = 0;
+};
+
+// Applies one option's value to config; returns an error line or "".
+std::string apply(int value, const char* arg, BenchConfig& config, Seen& seen) {
+    auto number = [&](std::uint64_t min, std::uint64_t max, auto& field) -> std::string {
+        auto parsed = parse_uint(arg, min, max);
+        if (auto* error = std::get_if<ParseError>(&parsed)) {
+            return option_error(value, error->reason);
+        }
+        field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
+        return {};
+    };
+    auto seconds = [&](double min, double max, double& field) -> std::string {
+        auto parsed = parse_seconds(arg, min, max);
+        if (auto* error = std::get_if<ParseError>(&parsed)) {
+            return option_error(value, error->reason);
+        }
+        field = std::get<double>(parsed);
+        return {};
+    };
+    // A rate is a decimal number like SECONDS, but the reason must not say seconds.
+    auto per_second = [&](double min, double max, double& field) -> std::string {
+        auto parsed = parse_seconds(arg, min, max);
+        if (std::holds_alternative<ParseError>(parsed)) {
+            auto check = parse_seconds(arg, 0, 1e300);
+            if (std::holds_alternative<ParseError>(check)) {
+                return option_error(value, fmt::format("'{}' is not a number per second", arg));
+            }
+            return option_error(value, std::get<ParseError>(parsed).reason);
+        }
+        field = std::get<double>(parsed);
+        return {};
+    };
+    switch (value) {
+        case 'H':
+            if (!is_address_literal(arg)) {
+                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", arg));
+            }
+            config.host = arg;
+            return {};
+        case 'p':
+            return number(1, 65535, config.port);
+        case 'c':
+            return number(1, max_connections, config.connections);
+        case 's': {
+            auto parsed = parse_size(arg, 1, max_message_size);
+            if (auto* error = std::get_if<ParseError>(&parsed)) {
+                return option_error(value, error->reason);
+            }
+            config.size = std::get<std::uint64_t>(parsed);
+            return {};
+        }
+        case 'P':
+            return number(1, max_pipeline, config.pipeline);
+        case 'd':
+            return seconds(0.001, 1e7, config.duration_s);
+        case 'n':
+            return number(1, UINT64_MAX / 2, config.messages);
+        case 'r':
+            return per_second(0.001, 1e9, config.rate);
+        case opt_warmup:
+            return seconds(0, 1e7, config.warmup_s);
+        case opt_no_verify:
+            config.verify = false;
+            return {};
+        case opt_json:
+            config.json = true;
+            return {};
+        case 't':
+            return number(1, max_threads, config.threads);
+        case opt_timeout:
+            return seconds(0.001, 1e7, config.timeout_s);
+        case opt_connect_rate:
+            return per_second(1, 1e7, config.connect_rate);
+        case opt_ping:
+            if (config.mode == BenchConfig::Mode::interactive) {
+                return usage_line("--ping: cannot be combined with --interactive");
+            }
+            config.mode = BenchConfig::Mode::ping;
+            return {};
+        case opt_interactive:
+            if (config.mode == BenchConfig::Mode::ping) {
+                return usage_line("--interactive: cannot be combined with --ping");
+            }
+            config.mode = BenchConfig::Mode::interactive;
+            return {};
+        case 'i':
+            seen.ping_only = true;
+            seen.ping_only_option = value;
+            return seconds(0.001, 1e7, config.interval_s);
+        case opt_count:
+            seen.ping_only = true;
+            seen.ping_only_option = value;
+            return number(1, UINT64_MAX / 2, config.count);
+        default:
+            return usage_line("internal error: unhandled option");
+    }
+}
+
+// Errors only visible once all options are in.
+std::string check_combination(const BenchConfig& config, const Seen& seen) {
+    if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
+        return option_error(seen.ping_only_option, "only applies with --ping");
+    }
+    if (config.mode == BenchConfig::Mode::load) {
+        // Saturating: each factor is bounded, but their product need not fit.
+        long double total =
+            static_cast<long double>(config.connections) * config.pipeline * static_cast<long double>(config.size);
+        if (total > static_cast<long double>(max_send_buffers)) {
+            return option_error(
+                's', fmt::format("{} connections x pipeline {} x {} of send buffers exceeds {}", config.connections,
+                                 config.pipeline, format_size(config.size), format_size(max_send_buffers)));
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
+    BenchCommandLine result;
+
+    // getopt_long permutes argv and keeps global state: give it a private,
+    // writable copy and reset it (optind = 0 asks glibc for a full restart).
+    std::vector<std::string> storage(args.begin(), args.end());
+    std::vector<char*> argv;
+    argv.reserve(storage.size() + 1);
+    for (std::string& s : storage) {
+        argv.push_back(s.data());
+    }
+    argv.push_back(nullptr);
+    int argc = static_cast<int>(storage.size());
+    optind = 0;
+    opterr = 0;
+
+    bool help = false;
+    bool version = false;
+    Seen seen;
+    for (;;) {
+        int c = getopt_long(argc, argv.data(), short_options, long_options, nullptr);
+        if (c == -1) {
+            break;
+        }
+        std::string error;
+        if (c == 'h') {
+            help = true;
+        } else if (c == opt_version) {
+            version = true;
+        } else if (c == ':') {
+            error = usage_line(fmt::format("--{}: missing value", long_name(optopt)));
+        } else if (c == '?') {
+            // optopt is the option's value when a known long option was given a
+            // value it does not take; 0 for an unknown long option.
+            const char* given = argv[static_cast<std::size_t>(optind) - 1];
+            if (optopt != 0 && std::string_view(given).starts_with("--")) {
+                error = usage_line(fmt::format("--{}: takes no value", long_name(optopt)));
+            } else if (optopt != 0) {
+                error = usage_line(fmt::format("unknown option '-{}'", static_cast<char>(optopt)));
+            } else {
+                error = usage_line(fmt::format("unknown option '{}'", given));
+            }
+        } else {
+            error = apply(c, optarg, result.config, seen);
+        }
+        if (!error.empty()) {
+            result.action = BenchCommandLine::Action::usage_error;
+            result.error = std::move(error);
+            return result;
+        }
+    }
+    if (optind < argc) {
+        result.action = BenchCommandLine::Action::usage_error;
+        result.error = usage_line(fmt::format("unexpected argument '{}'", argv[static_cast<std::size_t>(optind)]));
+        return result;
+    }
+    if (help) {
+        result.action = BenchCommandLine::Action::help;
+        return result;
+    }
+    if (version) {
+        result.action = BenchCommandLine::Action::version;
+        return result;
+    }
+    if (std::string error = check_combination(result.config, seen); !error.empty()) {
+        result.action = BenchCommandLine::Action::usage_error;
+        result.error = std::move(error);
+    }
+    return result;
+}
+
+std::string bench_help_text() {
+    const BenchConfig d;
+    return fmt::format(
+        "Usage: echobench [OPTIONS]\n"
+        "       echobench --ping [-i SECONDS] [--count N] [OPTIONS]\n"
+        "       echobench --interactive [OPTIONS]\n"
+        "\n"
+        "A load client for TCP echo servers (echod or any other): it sends messages\n"
+        "over many connections, checks that every byte comes back unchanged, and\n"
+        "reports throughput and latency percentiles.\n"
+        "\n"
+        "Options:\n"
+        "  -H, --host ADDR          server address, IPv4 or IPv6 literal (default {})\n"
+        "  -p, --port PORT          server port (default {})\n"
+        "  -c, --connections N      concurrent connections, 1..{} (default {})\n"
+        "  -s, --size SIZE          bytes per message, 1B..{}; SIZE is bytes, or with\n"
+        "                           K/KiB or M/MiB (default {})\n"
+        "  -P, --pipeline K         messages in flight per connection, 1..{} (default {})\n"
+        "  -d, --duration SECONDS   measured run length, after warm-up (default {:g})\n"
+        "  -n, --messages N         stop after N echoed messages instead of a duration\n"
+        "  -r, --rate R             open loop: R messages/s in total, each latency\n"
+        "                           measured from the message's scheduled send time;\n"
+        "                           at most K in flight per connection (default: closed\n"
+        "                           loop, each connection sends when a reply is back)\n"
+        "      --warmup SECONDS     traffic before measuring, not counted (default {:g})\n"
+        "      --no-verify          do not check that echoed bytes equal those sent\n"
+        "      --json               print one JSON object on stdout instead of a table\n"
+        "  -t, --threads T          event loops (threads) sharing the connections,\n"
+        "                           1..{} (default {})\n"
+        "      --timeout SECONDS    a connection waiting this long for any echoed byte,\n"
+        "                           or for its connect, counts as failed (default {:g})\n"
+        "      --connect-rate R     new connections per second while starting (default {:g})\n"
+        "      --ping               one connection, one message per interval, one line\n"
+        "                           per reply; a summary at the end or on Ctrl-C\n"
+        "  -i, --interval SECONDS   --ping: time between messages (default {:g})\n"
+        "      --count N            --ping: stop after N replies (default: until Ctrl-C)\n"
+        "      --interactive        send stdin to the server and print the echoes on\n"
+        "                           stdout, until stdin ends\n"
+        "  -h, --help               print this help and exit\n"
+        "      --version            print the version and exit\n"
+        "\n"
+        "Connections are opened first, at the connect rate; then warm-up traffic;\n"
+        "then the measured window. Progress goes to stderr when it is a terminal;\n"
+        "Ctrl-C ends the window early and still reports.\n"
+        "Exit status: 0 clean run; 1 when an echoed byte differed, a connection\n"
+        "failed, broke or timed out, or nothing was echoed; 2 usage error.\n",
+        d.host, d.port, max_connections, d.connections, format_size(max_message_size), format_size(d.size),
+        max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads, d.timeout_s, d.connect_rate,
+        d.interval_s);
+}
+
+}  // namespace echod

@@ -1,0 +1,395 @@
+"""echobench against the real echod (and against small misbehaving echo
+servers written here): the JSON fields and values, -n, --rate, verification,
+failures and their exit codes, usage errors, --ping and --interactive.
+
+    python3 test_echobench.py /path/to/echobench /path/to/echod [TestClass ...]
+
+Standard library only. Every subprocess has a time bound, and everything a
+test starts it stops, by PID or by closing its sockets.
+"""
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Echod  # noqa: E402
+
+ECHOBENCH = None
+ECHOD = None
+CONTRACT_FIELDS = {"connections", "size", "pipeline", "duration_s", "messages", "msgs_per_sec",
+                   "bytes_per_sec", "latency_us", "errors"}
+LATENCY_FIELDS = ["min", "p50", "p90", "p99", "p999", "max"]
+HINT = "(see 'echobench --help')"
+
+
+def run_echobench(*args, timeout=30, stdin=subprocess.DEVNULL, input=None):
+    kwargs = {"input": input} if input is not None else {"stdin": stdin}
+    r = subprocess.run([ECHOBENCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout, **kwargs)
+    # Under ASan/UBSan a report could hide behind an expected exit status of 1.
+    for marker in (b"Sanitizer", b"runtime error:"):
+        if marker in r.stderr:
+            raise AssertionError(f"sanitizer report from echobench {args}: {r.stderr.decode(errors='replace')}")
+    return r
+
+
+def bench_json(*args, timeout=30):
+    r = run_echobench("--json", *args, timeout=timeout)
+    out = r.stdout.decode()
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        raise AssertionError(f"not one JSON object (exit {r.returncode}): {out!r} {r.stderr!r}")
+    return r, doc
+
+
+class FakeEchoServer:
+    """A TCP echo server on 127.0.0.1 that misbehaves on purpose. transform
+    maps each received chunk (and a running byte count) to what is sent back."""
+
+    def __init__(self, transform):
+        self.transform = transform
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.port = self.listener.getsockname()[1]
+        self.stopping = False
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn):
+        seen = 0
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                out = self.transform(data, seen)
+                seen += len(data)
+                if out is None:
+                    break  # close the connection
+                conn.sendall(out)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stopping = True
+        # close() alone does not wake a thread blocked in accept(); on Linux
+        # shutdown() does.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        for c in self.conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(5)
+        return False
+
+
+def flip_byte_now_and_then(data, seen):
+    # Corrupt one byte in the first chunk past each 1000-byte mark.
+    if (seen + len(data)) // 1000 != seen // 1000:
+        data = bytearray(data)
+        data[len(data) // 2] ^= 0x20
+        return bytes(data)
+    return data
+
+
+def duplicate_first_chunk(data, seen):
+    return data + data if seen == 0 else data
+
+
+def close_after_2000_bytes(data, seen):
+    return None if seen > 2000 else data
+
+
+def free_port():
+    """A port with nothing listening on it (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class EchobenchTest(unittest.TestCase):
+    def assertClean(self, r):
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+
+
+class JsonReport(EchobenchTest):
+    def test_json_fields_and_values(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 4, "-d", 0.5, "--warmup", 0.2)
+            self.assertClean(r)
+            # stderr is not a terminal: no progress line, and nothing else on a clean run.
+            self.assertEqual(r.stderr, b"")
+            self.assertTrue(CONTRACT_FIELDS <= set(doc), doc)
+            self.assertEqual((doc["connections"], doc["size"], doc["pipeline"]), (4, 64, 1))
+            self.assertAlmostEqual(doc["duration_s"], 0.5, delta=0.01)
+            self.assertGreater(doc["messages"], 100)
+            self.assertAlmostEqual(doc["msgs_per_sec"], doc["messages"] / doc["duration_s"],
+                                   delta=doc["msgs_per_sec"] * 0.01)
+            self.assertAlmostEqual(doc["bytes_per_sec"], doc["msgs_per_sec"] * 64, delta=64)
+            lat = doc["latency_us"]
+            self.assertEqual(list(lat), LATENCY_FIELDS)
+            values = [lat[k] for k in LATENCY_FIELDS]
+            self.assertTrue(all(isinstance(v, (int, float)) for v in values), lat)
+            self.assertEqual(values, sorted(values), lat)
+            self.assertGreater(lat["min"], 0)
+            self.assertLess(lat["max"], 2e6)  # under 2 s on loopback
+            self.assertEqual(doc["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+            self.assertEqual(doc["established"], 4)
+            self.assertIsNone(doc["rate"])
+
+    def test_table_by_default(self):
+        with Echod(ECHOD, "-q") as server:
+            r = run_echobench("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0)
+            self.assertClean(r)
+            out = r.stdout.decode()
+            self.assertIn("msgs/s", out)
+            self.assertRegex(out, r"p99 [0-9.]+(us|ms)")
+            self.assertIn("mismatch 0", out)
+
+    def test_threads_spread_connections(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 10, "-t", 2, "-P", 4, "-s", "1KiB", "-d", 0.5,
+                                "--warmup", 0.1)
+            self.assertClean(r)
+            self.assertEqual(doc["threads"], 2)
+            self.assertEqual(doc["established"], 10)
+            self.assertGreater(doc["messages"], 0)
+
+    def test_ipv6(self):
+        try:
+            with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+                s.bind(("::1", 0))
+        except OSError:
+            self.skipTest("no IPv6 loopback")
+        with Echod(ECHOD, "-q", "--listen", "::1") as server:
+            r, doc = bench_json("-H", "::1", "-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0)
+            self.assertClean(r)
+            self.assertGreater(doc["messages"], 0)
+            self.assertEqual(doc["target"], f"[::1]:{server.port}")
+
+
+class StopConditions(unittest.TestCase):
+    def test_messages_stops_after_the_count(self):
+        with Echod(ECHOD, "-q") as server:
+            start = time.monotonic()
+            # A duration that would take far longer: -n must end the run.
+            r, doc = bench_json("-p", server.port, "-n", 5000, "-d", 60, "--warmup", 0.2, timeout=20)
+            elapsed = time.monotonic() - start
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreaterEqual(doc["messages"], 5000)
+            self.assertLess(doc["messages"], 5000 * 20)  # "or a little more"
+            self.assertLess(elapsed, 10)
+            self.assertLess(doc["duration_s"], 5)
+            self.assertGreater(doc["duration_s"], 0)
+
+    def test_rate_holds(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 10, "-r", 2000, "-d", 1.5, "--warmup", 0.3)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            # The measured window holds 3000 scheduled messages; allow 3% for
+            # edges and a loaded test machine, not more.
+            self.assertAlmostEqual(doc["messages"], 3000, delta=90)
+            self.assertEqual(doc["rate"]["target"], 2000.0)
+            self.assertLess(doc["rate"]["shortfall_pct"], 3.0)
+
+    def test_sigint_ends_early_and_still_reports(self):
+        with Echod(ECHOD, "-q") as server:
+            p = subprocess.Popen([ECHOBENCH, "--json", "-p", str(server.port), "-c", "2", "-d", "60",
+                                  "--warmup", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                time.sleep(0.7)
+                p.send_signal(2)
+                out, err = p.communicate(timeout=10)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait(5)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertNotIn(b"Sanitizer", err)
+            doc = json.loads(out)
+            self.assertTrue(doc["interrupted"])
+            self.assertGreater(doc["messages"], 0)
+            self.assertLess(doc["duration_s"], 5)
+
+
+class Failures(unittest.TestCase):
+    def test_corrupted_echo_is_a_mismatch_and_exit_1(self):
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0.1)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertGreater(doc["errors"]["mismatch"], 0)
+            # The others still came back right and are counted.
+            self.assertGreater(doc["messages"], 0)
+            self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_no_verify_does_not_check(self):
+        # The same corrupting server passes when checking is off: proof that
+        # the check above is what fails the run.
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0, "--no-verify")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(doc["errors"]["mismatch"], 0)
+
+    def test_duplicated_bytes_are_a_mismatch(self):
+        with FakeEchoServer(duplicate_first_chunk) as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertGreater(doc["errors"]["mismatch"], 0)
+
+    def test_server_closing_is_broken(self):
+        with FakeEchoServer(close_after_2000_bytes) as server:
+            r, doc = bench_json("-p", server.port, "-c", 3, "-d", 0.5, "--warmup", 0)
+            self.assertEqual(r.returncode, 1, r.stderr)
+            self.assertEqual(doc["errors"]["broken"], 3)
+            self.assertIn(b"broke", r.stderr)
+
+    def test_closed_port_exits_1_with_null_latency(self):
+        port = free_port()
+        r, doc = bench_json("-p", port, "-c", 3, "-d", 0.5)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(doc["errors"]["connect"], 3)
+        self.assertEqual(doc["messages"], 0)
+        self.assertEqual(doc["established"], 0)
+        self.assertTrue(all(doc["latency_us"][k] is None for k in LATENCY_FIELDS), doc)
+        err = r.stderr.decode()
+        self.assertIn("connection refused", err)
+        self.assertIn("nothing was echoed", err)
+
+    def test_silent_server_times_out(self):
+        # Accepts and reads, never answers: the echo timeout must end it.
+        with FakeEchoServer(lambda data, seen: b"") as server:
+            start = time.monotonic()
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0, "--timeout", 0.3)
+            self.assertEqual(r.returncode, 1)
+            self.assertEqual(doc["errors"]["timeout"], 2)
+            self.assertLess(time.monotonic() - start, 5)
+
+
+class UsageErrors(unittest.TestCase):
+    CASES = [
+        (["-c", "0"], "--connections"),
+        (["--connections", "x"], "--connections"),
+        (["-s", "1KB"], "--size"),
+        (["--size", "0"], "--size"),
+        (["-P", "0"], "--pipeline"),
+        (["-d", "0"], "--duration"),
+        (["-d", "abc"], "--duration"),
+        (["-n", "0"], "--messages"),
+        (["-r", "fast"], "--rate"),
+        (["-p", "0"], "--port"),
+        (["-p", "65536"], "--port"),
+        (["-H", "example.com"], "--host"),
+        (["--warmup"], "--warmup"),
+        (["--json=1"], "--json"),
+        (["-t", "0"], "--threads"),
+        (["--count", "3"], "--count"),
+        (["--ping", "--interactive"], "--interactive"),
+    ]
+
+    def test_bad_options_exit_2_naming_the_option(self):
+        for args, option in self.CASES:
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, b"")
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith(f"echobench: {option}"), err)
+                self.assertIn(HINT, err)
+
+    def test_unknown_option_and_stray_argument(self):
+        for args in (["--frobnicate"], ["extra"]):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, b"")
+                self.assertIn(HINT, r.stderr.decode())
+
+    def test_help_and_version(self):
+        r = run_echobench("--help", timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertIn(b"Usage: echobench", r.stdout)
+        self.assertEqual(r.stderr, b"")
+        r = run_echobench("--version", timeout=10)
+        self.assertEqual(r.returncode, 0)
+        self.assertRegex(r.stdout.decode(), r"^echobench \d+\.\d+\.\d+")
+
+
+class Modes(unittest.TestCase):
+    def test_ping_count_3(self):
+        with Echod(ECHOD, "-q") as server:
+            r = run_echobench("--ping", "-p", server.port, "-i", 0.1, "--count", 3, timeout=15)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            replies = re.findall(r"^64 bytes from 127\.0\.0\.1:\d+: seq=(\d+) time=[0-9.]+ ms$", out, re.M)
+            self.assertEqual(replies, ["1", "2", "3"], out)
+            self.assertIn("3 messages sent, 3 echoed, 0% lost, 0 mismatched", out)
+            self.assertRegex(out, r"rtt min/avg/max/mdev = [0-9.]+/[0-9.]+/[0-9.]+/[0-9.]+ ms")
+
+    def test_ping_closed_port(self):
+        r = run_echobench("--ping", "-p", free_port(), "--count", 1, timeout=15)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"connection refused", r.stderr)
+
+    def test_interactive_round_trips_stdin(self):
+        with Echod(ECHOD, "-q") as server:
+            r = run_echobench("--interactive", "-p", server.port, input=b"a\nb\n", timeout=15)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(r.stdout, b"a\nb\n")
+            blob = os.urandom(3 * 1024 * 1024)  # more than it buffers before pausing stdin
+            r = run_echobench("--interactive", "-p", server.port, input=blob, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout == blob, "echo differs")
+
+    def test_interactive_reports_a_corrupting_server(self):
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r = run_echobench("--interactive", "-p", server.port, input=b"x" * 5000, timeout=15)
+            self.assertEqual(r.returncode, 1)
+            self.assertIn(b"differed", r.stderr)
+
+
+def main():
+    global ECHOBENCH, ECHOD
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    ECHOBENCH, ECHOD = sys.argv[1], sys.argv[2]
+    loader = unittest.TestLoader()
+    module = sys.modules[__name__]
+    names = sys.argv[3:]
+    suite = loader.loadTestsFromNames(names, module) if names else loader.loadTestsFromModule(module)
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    return 0 if result.wasSuccessful() else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
