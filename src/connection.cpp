@@ -96,6 +96,9 @@ void Connection::handle_read(ssize_t nread) {
     if (state_ == State::closing) {
         return;
     }
+    if (nread > 0) {
+        server_.touch(this);
+    }
     if (nread > 0 && state_ == State::discarding) {
         return;  // the drain drops input after our FIN
     }
@@ -151,6 +154,9 @@ void Connection::write_ring() {
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
+    if (written > 0) {
+        server_.touch(this);
+    }
     if (ring_->empty()) {
         return;
     }
@@ -187,6 +193,7 @@ void Connection::handle_write_done(int status) {
     }
     ring_->consume(done);
     bytes_echoed_ += done;
+    server_.touch(this);
     write_ring();
     if (state_ == State::open && !reading_ && ring_ && !ring_->full()) {
         start_reading();

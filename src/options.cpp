@@ -18,6 +18,9 @@ enum LongOnly : int {
     opt_no_reuseaddr,
     opt_log_level,
     opt_version,
+    opt_max_connections,
+    opt_idle_timeout,
+    opt_shutdown_timeout,
 };
 
 constexpr option long_options[] = {
@@ -27,6 +30,9 @@ constexpr option long_options[] = {
     {"buffer-size", required_argument, nullptr, 'B'},
     {"reuseaddr", no_argument, nullptr, opt_reuseaddr},
     {"no-reuseaddr", no_argument, nullptr, opt_no_reuseaddr},
+    {"max-connections", required_argument, nullptr, opt_max_connections},
+    {"idle-timeout", required_argument, nullptr, opt_idle_timeout},
+    {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
     {"quiet", no_argument, nullptr, 'q'},
@@ -71,6 +77,14 @@ std::string apply(int value, const char* arg, Config& config) {
         field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
         return {};
     };
+    auto seconds = [&](double min, double max, double& field) -> std::string {
+        auto parsed = parse_seconds(arg, min, max);
+        if (auto* error = std::get_if<ParseError>(&parsed)) {
+            return option_error(value, error->reason);
+        }
+        field = std::get<double>(parsed);
+        return {};
+    };
     switch (value) {
         case 'l':
             if (!is_address_literal(arg)) {
@@ -90,6 +104,12 @@ std::string apply(int value, const char* arg, Config& config) {
             config.buffer_size = std::get<std::uint64_t>(parsed);
             return {};
         }
+        case opt_max_connections:
+            return number(1, max_max_connections, config.max_connections);
+        case opt_idle_timeout:
+            return seconds(0, max_idle_timeout_s, config.idle_timeout_s);
+        case opt_shutdown_timeout:
+            return seconds(0, max_shutdown_timeout_s, config.shutdown_timeout_s);
         case opt_reuseaddr:
             config.reuseaddr = true;
             return {};
@@ -202,6 +222,14 @@ std::string help_text() {
         "                           SIZE is bytes, or with K/KiB or M/MiB (default {})\n"
         "      --reuseaddr          set SO_REUSEADDR on the listening socket (default)\n"
         "      --no-reuseaddr       do not set SO_REUSEADDR\n"
+        "      --max-connections N  connections served at once, 1..1000000; more are\n"
+        "                           accepted and closed at once (default {})\n"
+        "      --idle-timeout SECONDS\n"
+        "                           close a connection after this long with no byte\n"
+        "                           in either direction; 0 is never (default {:g})\n"
+        "      --shutdown-timeout SECONDS\n"
+        "                           how long SIGINT/SIGTERM waits for connections to\n"
+        "                           drain before closing them (default {:g})\n"
         "      --log-level LEVEL    error, warn, info or debug (default {})\n"
         "  -v, --verbose            same as --log-level debug\n"
         "  -q, --quiet              same as --log-level warn\n"
@@ -210,9 +238,9 @@ std::string help_text() {
         "\n"
         "Once listening, echod logs 'listening on HOST:PORT' to stderr at every log\n"
         "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
-        "exits 1 at once. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
-        defaults.listen, defaults.port, defaults.backlog, format_size(defaults.buffer_size),
-        to_string(defaults.log_level));
+        "ends the drain at once and exits 1. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
+        defaults.listen, defaults.port, defaults.backlog, format_size(defaults.buffer_size), defaults.max_connections,
+        defaults.idle_timeout_s, defaults.shutdown_timeout_s, to_string(defaults.log_level));
 }
 
 }  // namespace echod

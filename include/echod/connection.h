@@ -41,11 +41,15 @@ public:
     // Closes now (RST if input is unread). Idempotent.
     void close();
 
+    bool closing() const { return state_ == State::closing; }
+
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
-    // Links in the server's list of live connections.
+    // Links in the server's list of live connections, most recently active
+    // first (when --idle-timeout is on), and when this one last moved a byte.
     Connection* prev_ = nullptr;
     Connection* next_ = nullptr;
+    std::uint64_t last_active_ms_ = 0;
 
 private:
     enum class State { open, flushing, shutting_down, discarding, closing };

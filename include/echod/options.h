@@ -14,16 +14,22 @@
 namespace echod {
 
 struct Config {
-    std::string listen = "127.0.0.1";    // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;           // 0: the kernel picks one
-    int backlog = 511;                   // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * KiB;  // ring capacity per connection, 16 B..256 MiB
-    bool reuseaddr = true;               // SO_REUSEADDR on the listening socket
+    std::string listen = "127.0.0.1";       // IPv4 or IPv6 address literal
+    std::uint16_t port = 7007;              // 0: the kernel picks one
+    int backlog = 511;                      // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * KiB;     // ring capacity per connection, 16 B..256 MiB
+    bool reuseaddr = true;                  // SO_REUSEADDR on the listening socket
+    std::uint32_t max_connections = 10000;  // served at once; more are accepted and closed
+    double idle_timeout_s = 0;              // close after this long without a byte; 0: never
+    double shutdown_timeout_s = 5;          // bound on the SIGINT/SIGTERM drain
     LogLevel log_level = LogLevel::info;
 };
 
 inline constexpr std::size_t min_buffer_size = 16;
 inline constexpr std::size_t max_buffer_size = 256 * MiB;
+inline constexpr std::uint32_t max_max_connections = 1000000;
+inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
+inline constexpr double max_shutdown_timeout_s = 3600;
 
 struct CommandLine {
     enum class Action {

@@ -45,6 +45,9 @@ TEST_CASE("defaults") {
     CHECK(c.buffer_size == 64 * 1024);
     CHECK(c.reuseaddr);
     CHECK(c.log_level == LogLevel::info);
+    CHECK(c.max_connections == 10000);
+    CHECK(c.idle_timeout_s == 0);
+    CHECK(c.shutdown_timeout_s == 5);
 }
 
 TEST_CASE("every option, long and short, both value spellings") {
@@ -71,6 +74,14 @@ TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("reuseaddr") {
         CHECK_FALSE(config_of({"--no-reuseaddr"}).reuseaddr);
         CHECK(config_of({"--no-reuseaddr", "--reuseaddr"}).reuseaddr);
+    }
+    SUBCASE("limits and timeouts") {
+        CHECK(config_of({"--max-connections", "1"}).max_connections == 1);
+        CHECK(config_of({"--max-connections=1000000"}).max_connections == 1000000);
+        CHECK(config_of({"--idle-timeout", "30"}).idle_timeout_s == 30);
+        CHECK(config_of({"--idle-timeout=0.25"}).idle_timeout_s == doctest::Approx(0.25));
+        CHECK(config_of({"--shutdown-timeout", "0"}).shutdown_timeout_s == 0);
+        CHECK(config_of({"--shutdown-timeout", "1.5"}).shutdown_timeout_s == doctest::Approx(1.5));
     }
     SUBCASE("log level") {
         CHECK(config_of({"--log-level", "error"}).log_level == LogLevel::error);
@@ -116,6 +127,13 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     }
     CHECK(error_of({"--listen", "localhost"}) == usage("--listen: 'localhost' is not an IPv4 or IPv6 address literal"));
     CHECK(error_of({"-l", "1.2.3"}) == usage("--listen: '1.2.3' is not an IPv4 or IPv6 address literal"));
+    CHECK(error_of({"--max-connections", "0"}) == usage("--max-connections: 0 is out of range 1..1000000"));
+    CHECK(error_of({"--max-connections", "1000001"}) == usage("--max-connections: 1000001 is out of range 1..1000000"));
+    CHECK(error_of({"--idle-timeout", "-1"}) == usage("--idle-timeout: '-1' is not a number of seconds"));
+    CHECK(error_of({"--idle-timeout", "1m"}) == usage("--idle-timeout: '1m' is not a number of seconds"));
+    CHECK(error_of({"--idle-timeout", "604801"}) == usage("--idle-timeout: 604801 is out of range 0..604800"));
+    CHECK(error_of({"--shutdown-timeout", "3601"}) == usage("--shutdown-timeout: 3601 is out of range 0..3600"));
+    CHECK(error_of({"--shutdown-timeout"}) == usage("--shutdown-timeout: missing value"));
     CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
 }
 
@@ -143,9 +161,9 @@ TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {
 
 TEST_CASE("help lists every option with its default") {
     std::string help = echod::help_text();
-    for (const char* text :
-         {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr", "--log-level",
-          "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007", "511", "64KiB"}) {
+    for (const char* text : {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr",
+                             "--log-level", "--max-connections", "--idle-timeout", "--shutdown-timeout", "10000",
+                             "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007", "511", "64KiB"}) {
         CAPTURE(text);
         CHECK(help.find(text) != std::string::npos);
     }
