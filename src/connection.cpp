@@ -174,6 +174,7 @@ void Connection::write_ring() {
         return;
     }
     write_in_flight_ = ring_->readable();
+    write_queue_seen_ = stream()->write_queue_size;
 }
 
 void Connection::after_write(uv_write_t* req, int status) {
@@ -231,6 +232,13 @@ void Connection::handle_shutdown_done(int status) {
     // that closing never finds unread input (which would send RST).
     state_ = State::discarding;
     start_reading();
+}
+
+bool Connection::write_progressed() {
+    std::size_t queued = stream()->write_queue_size;
+    bool progressed = write_in_flight_ != 0 && queued != write_queue_seen_;
+    write_queue_seen_ = queued;
+    return progressed;
 }
 
 void Connection::return_ring_if_idle() {

@@ -208,15 +208,19 @@ void Server::on_idle_check(uv_timer_t* timer) {
     std::uint64_t now = uv_now(self->loop_);
     // Oldest first; stop at the first one still within its time. Closing
     // connections stay listed until their close callback: skip them.
-    for (Connection* c = self->oldest_; c != nullptr; c = c->prev_) {
+    for (Connection* c = self->oldest_; c != nullptr;) {
+        Connection* newer = c->prev_;
         if (now - c->last_active_ms_ < self->idle_timeout_ms_) {
             break;
         }
-        if (!c->closing()) {
+        if (c->write_progressed()) {
+            self->mark_active(c);  // moves c to the front; the sweep goes on from newer
+        } else if (!c->closing()) {
             log_debug("closing a connection idle for {} ms", now - c->last_active_ms_);
             ++self->counters_.closed_idle;
             c->close();
         }
+        c = newer;
     }
 }
 

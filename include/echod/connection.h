@@ -43,6 +43,13 @@ public:
 
     bool closing() const { return state_ == State::closing; }
 
+    // True when a queued write has moved bytes since the last call (or since
+    // it was queued): libuv reports only whole writes done, so a slow but
+    // steady reader would otherwise look idle in the middle of a long one.
+    // Checked only when the connection looks idle, so a write that moved
+    // once and then stalled is closed after two timeouts at most.
+    bool write_progressed();
+
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
     // Links in the server's list of live connections, most recently active
@@ -80,10 +87,11 @@ private:
     Server& server_;                    // owns the pool and the list we are in
     std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
     State state_ = State::open;
-    bool reading_ = false;             // uv_read_start is active
-    bool peer_eof_ = false;            // the peer half-closed (or closed)
-    std::size_t write_in_flight_ = 0;  // bytes handed to uv_write, not yet done
-    std::uint64_t bytes_echoed_ = 0;   // written back to the peer
+    bool reading_ = false;              // uv_read_start is active
+    bool peer_eof_ = false;             // the peer half-closed (or closed)
+    std::size_t write_in_flight_ = 0;   // bytes handed to uv_write, not yet done
+    std::size_t write_queue_seen_ = 0;  // libuv's write queue size when last looked at
+    std::uint64_t bytes_echoed_ = 0;    // written back to the peer
 };
 
 }  // namespace echod
