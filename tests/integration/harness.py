@@ -4,16 +4,19 @@
 
 Standard library only. Every wait here is bounded.
 """
+import fcntl
 import os
 import random
 import re
 import resource
+import shlex
 import select
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 import unittest
@@ -22,6 +25,37 @@ READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
 
 # Sanitizer reports in echod's stderr (ASan, LSan, UBSan).
 SANITIZER = re.compile(r"Sanitizer|runtime error:")
+
+# ECHOD_WRAPPER: a command every echod these tests start runs under, e.g.
+# "valgrind --error-exitcode=99 -q ..." (meson test --setup valgrind). Empty:
+# echod runs as is. Under a wrapper, the wrapper's verdict is checked when
+# each echod ends (its --error-exitcode, and any "==PID== " report line it
+# writes to echod's stderr), and the checks listed in wrapper_skips.py (CPU,
+# RSS: what the wrapper itself distorts) are skipped, loudly.
+WRAPPER = shlex.split(os.environ.get("ECHOD_WRAPPER", ""))
+_code = [a.split("=", 1)[1] for a in WRAPPER if a.startswith("--error-exitcode=")]
+WRAPPER_ERROR_STATUS = int(_code[-1]) if _code else None
+# valgrind's lines start "==PID== "; its -q mode prints errors only, apart
+# from "Warning:" lines (e.g. about large allocations), which are not errors.
+WRAPPER_REPORT = re.compile(r"^==\d+== (?!Warning:)")
+# The wrapper slows echod down: startup and exit waits stretch by this much.
+WRAPPER_SLOWDOWN = 3.0 if WRAPPER else 1.0
+
+
+def echod_command(binary, *args):
+    """The argv that runs echod (binary) with args, under ECHOD_WRAPPER if set."""
+    return [*WRAPPER, binary, *args]
+
+
+def wrapper_problems(status, lines):
+    """What the wrapper reported about one echod run: its error exit status
+    and report lines ([] when clean, or without a wrapper)."""
+    if not WRAPPER:
+        return []
+    problems = [line for line in lines if WRAPPER_REPORT.search(line)]
+    if WRAPPER_ERROR_STATUS is not None and status == WRAPPER_ERROR_STATUS:
+        problems.insert(0, f"{WRAPPER[0]}: exit status {status} (errors found)")
+    return problems
 
 
 class Echod:
@@ -33,8 +67,9 @@ class Echod:
     def __init__(self, binary, *args, ready_timeout=10.0, **popen_kwargs):
         self.binary = binary
         self.args = list(args)
+        ready_timeout *= WRAPPER_SLOWDOWN
         self.proc = subprocess.Popen(
-            [binary, "--port", "0", *self.args],
+            echod_command(binary, "--port", "0", *self.args),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -110,7 +145,16 @@ class Echod:
             time.sleep(0.01)
 
     def sanitizer_reports(self):
-        return [line for line in self.lines if SANITIZER.search(line)]
+        """Sanitizer report lines, and the wrapper's (valgrind's) if any."""
+        return [line for line in self.lines if SANITIZER.search(line)
+                or (WRAPPER and WRAPPER_REPORT.search(line))]
+
+    def summary_line(self):
+        """The shutdown summary line ("stopped: ..."), or None before it."""
+        for line in self.lines:
+            if "stopped:" in line:
+                return line
+        return None
 
     def kill(self):
         if self.proc.poll() is None:
@@ -122,7 +166,7 @@ class Echod:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         try:
-            return self.wait(timeout)
+            return self.wait(timeout * WRAPPER_SLOWDOWN)
         finally:
             self.kill()
 
@@ -130,11 +174,25 @@ class Echod:
         return self
 
     def __exit__(self, *exc):
+        if WRAPPER and self.proc.poll() is None:
+            # SIGTERM, not SIGKILL: the wrapper's exit checks (valgrind's
+            # leak check) run only when echod exits by itself.
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                pass
         self.kill()
         self.proc.stdout.close()
         self._reader.join(10)  # EOF follows the exit
         if not self._reader.is_alive():
             self.proc.stderr.close()
+        problems = wrapper_problems(self.proc.returncode, self.lines)
+        if problems:
+            message = f"{WRAPPER[0]} reported errors in echod {' '.join(self.args)}:\n" + self.stderr_text()
+            if exc[0] is None:
+                raise AssertionError(message)
+            print(message, file=sys.stderr)  # do not hide the exception in flight
         return False
 
 
@@ -276,6 +334,21 @@ def recv_until_eof(sock, deadline, limit=1 << 30):
             raise AssertionError(f"more than {limit} bytes before EOF")
 
 
+def recv_until_closed(sock, deadline):
+    """Reads and drops whatever arrives until the peer closes. Returns
+    ("eof" or "reset", bytes dropped); TimeoutError at the deadline."""
+    dropped = 0
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return "reset", dropped
+        if not chunk:
+            return "eof", dropped
+        dropped += len(chunk)
+
+
 def close_with_reset(sock):
     """close() that sends RST instead of FIN (SO_LINGER on, 0 s)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -303,6 +376,13 @@ def send_until_blocked(sock, limit, stall=0.5, chunk=1 << 20, data=None):
         return sent
     finally:
         sock.setblocking(True)
+
+
+def send_queue(sock):
+    """Bytes this socket has not had acknowledged yet (SIOCOUTQ): 0 once the
+    peer's kernel has everything sent. An ioctl, unlike tcp_sockets()
+    cheap on a machine with many sockets."""
+    return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
 
 
 def tcp_buffer_max(name):
@@ -391,9 +471,38 @@ def random_bytes(n, seed):
 
 def run_echod(binary, *args, timeout=10.0):
     """Runs echod to completion (for option errors, --help, bind failures):
-    CompletedProcess with text stdout/stderr."""
-    return subprocess.run([binary, *args], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout)
+    CompletedProcess with text stdout/stderr. Under a wrapper, its report
+    fails here (AssertionError)."""
+    r = subprocess.run(echod_command(binary, *args), stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout * WRAPPER_SLOWDOWN)
+    problems = wrapper_problems(r.returncode, r.stderr.splitlines())
+    if problems:
+        raise AssertionError(f"{WRAPPER[0]} reported errors in echod {' '.join(args)}:\n{r.stderr}")
+    return r
+
+
+def skip_under_wrapper(test, what):
+    """For a check the wrapper distorts (CPU time, RSS): under a wrapper,
+    prints that the check is skipped and returns True; else False."""
+    if not WRAPPER:
+        return False
+    print(f"\n*** {WRAPPER[0]}: SKIPPED CHECK in {test.id()}: {what}", file=sys.stderr, flush=True)
+    return True
+
+
+def apply_wrapper_skips(module):
+    """Under a wrapper, marks the tests wrapper_skips.SKIPS names (in
+    module's TestCase classes) as skipped, and says so on stderr."""
+    if not WRAPPER:
+        return
+    from wrapper_skips import SKIPS
+    for name, reason in SKIPS.items():
+        cls_name, _, test_name = name.partition(".")
+        cls = getattr(module, cls_name, None)
+        if cls is None or not hasattr(cls, test_name):
+            continue
+        print(f"*** {WRAPPER[0]}: SKIPPED TEST {cls_name}.{test_name}: {reason}", file=sys.stderr, flush=True)
+        setattr(cls, test_name, unittest.skip(f"under {WRAPPER[0]}: {reason}")(getattr(cls, test_name)))
 
 
 def limit_nofile(n):
@@ -454,6 +563,7 @@ def main():
         print(f"{binary}: not an executable", file=sys.stderr)
         sys.exit(2)
     EchodTestCase.binary = binary
+    apply_wrapper_skips(sys.modules["__main__"])
     started = time.monotonic()
     program = unittest.main(module="__main__", verbosity=2, exit=False)
     result = program.result
