@@ -40,7 +40,9 @@ class Shutdown(EchodTestCase):
             try:
                 socket.create_connection((d.host, d.port), timeout=2).close()
                 return False
-            except ConnectionRefusedError:
+            except (ConnectionRefusedError, ConnectionResetError):
+                # Reset: the connect raced the listener's close and was
+                # dropped from its backlog. Either way, no longer served.
                 return True
         wait_until(refused, 5, "the listening socket to close")
 
