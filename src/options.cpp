@@ -21,6 +21,8 @@ enum LongOnly : int {
     opt_max_connections,
     opt_idle_timeout,
     opt_shutdown_timeout,
+    opt_stats_interval,
+    opt_metrics_file,
 };
 
 constexpr option long_options[] = {
@@ -33,6 +35,8 @@ constexpr option long_options[] = {
     {"max-connections", required_argument, nullptr, opt_max_connections},
     {"idle-timeout", required_argument, nullptr, opt_idle_timeout},
     {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
+    {"stats-interval", required_argument, nullptr, opt_stats_interval},
+    {"metrics-file", required_argument, nullptr, opt_metrics_file},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
     {"quiet", no_argument, nullptr, 'q'},
@@ -90,7 +94,7 @@ std::string apply(int value, const char* arg, Config& config) {
             if (!is_address_literal(arg)) {
                 return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", printable(arg)));
             }
-            config.listen = arg;
+            config.listen.emplace_back(arg);
             return {};
         case 'p':
             return number(0, 65535, config.port);
@@ -110,6 +114,14 @@ std::string apply(int value, const char* arg, Config& config) {
             return seconds(0, max_idle_timeout_s, config.idle_timeout_s);
         case opt_shutdown_timeout:
             return seconds(0, max_shutdown_timeout_s, config.shutdown_timeout_s);
+        case opt_stats_interval:
+            return seconds(0, max_stats_interval_s, config.stats_interval_s);
+        case opt_metrics_file:
+            if (*arg == '\0') {
+                return option_error(value, "needs a file name");
+            }
+            config.metrics_file = arg;
+            return {};
         case opt_reuseaddr:
             config.reuseaddr = true;
             return {};
@@ -157,6 +169,7 @@ CommandLine parse_command_line(std::span<const char* const> args) {
 
     bool help = false;
     bool version = false;
+    bool listen_given = false;  // the first --listen replaces the default
     for (;;) {
         int c = getopt_long(argc, argv.data(), short_options, long_options, nullptr);
         if (c == -1) {
@@ -182,6 +195,10 @@ CommandLine parse_command_line(std::span<const char* const> args) {
                 error = usage_line(fmt::format("unknown option '{}'", printable(given)));
             }
         } else {
+            if (c == 'l' && !listen_given) {
+                listen_given = true;
+                result.config.listen.clear();
+            }
             error = apply(c, optarg, result.config);
         }
         if (!error.empty()) {
@@ -213,8 +230,9 @@ std::string help_text() {
         "in order, as soon as it arrives.\n"
         "\n"
         "Options:\n"
-        "  -l, --listen ADDR        IPv4 or IPv6 address literal to listen on\n"
-        "                           (default {}; '::' is IPv6 only)\n"
+        "  -l, --listen ADDR        IPv4 or IPv6 address literal to listen on; give\n"
+        "                           it again for more addresses (default {};\n"
+        "                           '::' is IPv6 only)\n"
         "  -p, --port PORT          TCP port, 0 lets the kernel pick (default {})\n"
         "  -b, --backlog N          listen(2) backlog, 1..65535, capped by the\n"
         "                           kernel at somaxconn (default {})\n"
@@ -230,6 +248,11 @@ std::string help_text() {
         "      --shutdown-timeout SECONDS\n"
         "                           how long SIGINT/SIGTERM waits for connections to\n"
         "                           drain before closing them (default {:g})\n"
+        "      --stats-interval SECONDS\n"
+        "                           log a stats line this often (default {:g}: only on\n"
+        "                           SIGUSR1)\n"
+        "      --metrics-file PATH  write the stats in Prometheus text format to PATH\n"
+        "                           (atomically) every --stats-interval, or every {:g} s\n"
         "      --log-level LEVEL    error, warn, info or debug (default {})\n"
         "  -v, --verbose            same as --log-level debug\n"
         "  -q, --quiet              same as --log-level warn\n"
@@ -238,9 +261,11 @@ std::string help_text() {
         "\n"
         "Once listening, echod logs 'listening on HOST:PORT' to stderr at every log\n"
         "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
-        "ends the drain at once and exits 1. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
-        defaults.listen, defaults.port, defaults.backlog, format_size(defaults.buffer_size), defaults.max_connections,
-        defaults.idle_timeout_s, defaults.shutdown_timeout_s, to_string(defaults.log_level));
+        "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
+        "error.\n",
+        defaults.listen.front(), defaults.port, defaults.backlog, format_size(defaults.buffer_size),
+        defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s,
+        default_metrics_interval_s, to_string(defaults.log_level));
 }
 
 }  // namespace echod

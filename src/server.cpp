@@ -23,18 +23,33 @@ uv_handle_t* as_handle(Handle* handle) {
     return reinterpret_cast<uv_handle_t*>(handle);
 }
 
-// Server handles are members of Server, which outlives the loop's run:
-// nothing to free when they close.
+// Server handles (listeners included) are owned by the Server, which
+// outlives the loop's run: nothing to free when they close.
 void on_own_handle_closed(uv_handle_t* /*handle*/) {}
 
 const char* signal_name(int signum) {
-    return signum == SIGINT ? "SIGINT" : signum == SIGTERM ? "SIGTERM" : "signal";
+    switch (signum) {
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGUSR1:
+            return "SIGUSR1";
+        default:
+            return "signal";
+    }
+}
+
+std::uint64_t to_ms(double seconds) {
+    return static_cast<std::uint64_t>(seconds * 1000);
 }
 
 }  // namespace
 
 Server::Server(uv_loop_t* loop, const Config& config)
     : loop_(loop), config_(config), rings_(config.buffer_size, default_max_pooled(config.buffer_size)) {}
+
+Server::~Server() = default;
 
 void Server::link_front(Connection* connection) {
     connection->prev_ = nullptr;
@@ -63,8 +78,8 @@ void Server::unlink(Connection* connection) {
 void Server::add(Connection* connection) {
     connection->last_active_ms_ = uv_now(loop_);
     link_front(connection);
-    ++live_;
-    ++counters_.accepted;
+    ++stats_.connections;
+    ++stats_.accepted;
 }
 
 void Server::mark_active(Connection* connection) {
@@ -79,70 +94,96 @@ void Server::mark_active(Connection* connection) {
 
 void Server::remove(Connection* connection) {
     unlink(connection);
-    --live_;
-    ++counters_.closed;
-    counters_.bytes_echoed += connection->bytes_echoed();
+    --stats_.connections;
+    ++stats_.closed;
     stop_if_drained();
 }
 
 int Server::run() {
     // Handles are initialised up front so that every exit path closes the
     // same set.
-    uv_tcp_init(loop_, &listener_);
     uv_signal_init(loop_, &sigint_);
     uv_signal_init(loop_, &sigterm_);
+    uv_signal_init(loop_, &sigusr1_);
     uv_timer_init(loop_, &drain_timer_);
     uv_timer_init(loop_, &idle_timer_);
-    listener_.data = sigint_.data = sigterm_.data = drain_timer_.data = idle_timer_.data = this;
+    uv_timer_init(loop_, &stats_timer_);
+    sigint_.data = sigterm_.data = sigusr1_.data = this;
+    drain_timer_.data = idle_timer_.data = stats_timer_.data = this;
 
     // Signals first: a script may send SIGTERM the moment it reads the ready
     // line, and that must drain, not kill.
     uv_signal_start(&sigint_, on_signal, SIGINT);
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
-    if (!start_listening()) {
-        exit_status_ = 1;
-        close_own_handles();
-        uv_run(loop_, UV_RUN_DEFAULT);
-        return exit_status_;
+    uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
+    for (const std::string& address : config_.listen) {
+        if (!start_listening(address)) {
+            exit_status_ = 1;
+            close_own_handles();
+            uv_run(loop_, UV_RUN_DEFAULT);
+            return exit_status_;
+        }
     }
     state_ = State::serving;
     if (config_.idle_timeout_s > 0) {
         // One timer for all connections, ticking at a tenth of the timeout
         // (10 ms..1 s): a connection goes at most one tick late.
-        idle_timeout_ms_ = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(config_.idle_timeout_s * 1000));
+        idle_timeout_ms_ = std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s));
         std::uint64_t tick = std::clamp<std::uint64_t>(idle_timeout_ms_ / 10, 10, 1000);
         uv_timer_start(&idle_timer_, on_idle_check, tick, tick);
     }
+    double interval = config_.stats_interval_s;
+    if (interval == 0 && !config_.metrics_file.empty()) {
+        interval = default_metrics_interval_s;
+    }
+    if (interval > 0) {
+        std::uint64_t ms = std::max<std::uint64_t>(1, to_ms(interval));
+        uv_timer_start(&stats_timer_, on_stats_tick, ms, ms);
+    }
+    last_reported_ms_ = uv_now(loop_);
+    if (!config_.metrics_file.empty()) {
+        report_stats(false);  // the file exists from the start
+    }
     uv_run(loop_, UV_RUN_DEFAULT);
 
+    if (!config_.metrics_file.empty()) {
+        report_stats(false);  // the final figures
+    }
     std::string extra;
-    if (counters_.refused != 0) {
-        extra += fmt::format(", {} refused over --max-connections", counters_.refused);
+    if (stats_.refused != 0) {
+        extra += fmt::format(", {} refused over --max-connections", stats_.refused);
     }
-    if (counters_.closed_idle != 0) {
-        extra += fmt::format(", {} closed idle", counters_.closed_idle);
+    if (stats_.closed_idle != 0) {
+        extra += fmt::format(", {} closed idle", stats_.closed_idle);
     }
-    if (counters_.drain_cut_short != 0) {
-        extra += fmt::format(", {} closed at the drain deadline", counters_.drain_cut_short);
+    if (stats_.drain_cut_short != 0) {
+        extra += fmt::format(", {} closed at the drain deadline", stats_.drain_cut_short);
     }
-    log_notice("stopped: {} connections served, {} bytes echoed{}", counters_.accepted, counters_.bytes_echoed, extra);
+    log_notice("stopped: {} connections served, {} bytes echoed{}", stats_.accepted, stats_.bytes_out, extra);
     return exit_status_;
 }
 
-bool Server::start_listening() {
-    std::string wanted = format_address(config_.listen, config_.port);
-    ListenSocket socket = open_listen_socket(config_.listen, config_.port, config_.reuseaddr);
+bool Server::start_listening(const std::string& address) {
+    auto listener = std::make_unique<Listener>();
+    uv_tcp_init(loop_, &listener->tcp);
+    listener->tcp.data = this;
+    listener->server = this;
+    uv_tcp_t* tcp = &listener->tcp;
+    listeners_.push_back(std::move(listener));  // owned (and closed) from here on
+
+    std::string wanted = format_address(address, config_.port);
+    ListenSocket socket = open_listen_socket(address, config_.port, config_.reuseaddr);
     int err = socket.error;
     const char* call = socket.call;
     if (err == 0) {
-        err = uv_tcp_open(&listener_, socket.fd);
+        err = uv_tcp_open(tcp, socket.fd);
         call = "uv_tcp_open";
         if (err != 0) {
             ::close(socket.fd);
         }
     }
     if (err == 0) {
-        err = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), config_.backlog, on_connection);
+        err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), config_.backlog, on_connection);
         call = "listen";
     }
     if (err != 0) {
@@ -152,7 +193,7 @@ bool Server::start_listening() {
 
     sockaddr_storage bound{};
     int length = sizeof bound;
-    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr*>(&bound), &length);
+    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &length);
     log_notice("listening on {} (backlog {}, buffer {}, reuseaddr {}, pid {})",
                format_address(reinterpret_cast<sockaddr*>(&bound)), config_.backlog, format_size(config_.buffer_size),
                config_.reuseaddr ? "on" : "off", ::getpid());
@@ -166,19 +207,19 @@ void Server::on_connection(uv_stream_t* listener, int status) {
         // is pending with a reserved descriptor, so the loop does not spin)
         // and mostly does not report it; what it does report, we log at most
         // once a second. Served connections carry on either way.
-        ++self->counters_.accept_errors;
+        ++self->stats_.accept_errors;
         std::uint64_t now = uv_now(self->loop_);
         if (now - self->last_accept_warning_ms_ >= 1000 || self->last_accept_warning_ms_ == 0) {
             self->last_accept_warning_ms_ = now;
             log_warn("accept: {} ({}); {} connections open, {} accept errors so far", uv_strerror(status),
-                     uv_err_name(status), self->live_, self->counters_.accept_errors);
+                     uv_err_name(status), self->stats_.connections, self->stats_.accept_errors);
         }
         return;
     }
     if (self->state_ != State::serving) {
         return;
     }
-    if (self->live_ >= self->config_.max_connections) {
+    if (self->stats_.connections >= self->config_.max_connections) {
         self->refuse(listener);
         return;
     }
@@ -191,7 +232,7 @@ void Server::refuse(uv_stream_t* listener) {
     auto* tcp = new uv_tcp_t;
     uv_tcp_init(loop_, tcp);
     if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
-        ++counters_.refused;
+        ++stats_.refused;
     }
     uv_close(reinterpret_cast<uv_handle_t*>(tcp),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
@@ -199,7 +240,7 @@ void Server::refuse(uv_stream_t* listener) {
     if (last_refuse_warning_ms_ == 0 || now - last_refuse_warning_ms_ >= 1000) {
         last_refuse_warning_ms_ = now;
         log_warn("--max-connections {} reached: refusing new connections ({} refused so far)", config_.max_connections,
-                 counters_.refused);
+                 stats_.refused);
     }
 }
 
@@ -214,42 +255,76 @@ void Server::on_idle_check(uv_timer_t* timer) {
         }
         if (!c->closing()) {
             log_debug("closing a connection idle for {} ms", now - c->last_active_ms_);
-            ++self->counters_.closed_idle;
+            ++self->stats_.closed_idle;
             c->close();
         }
     }
 }
 
+Stats Server::snapshot() const {
+    Stats now = stats_;
+    now.rings_in_use = rings_.in_use();
+    now.rings_pooled = rings_.pooled();
+    now.ring_bytes = rings_.ring_capacity();
+    return now;
+}
+
+void Server::report_stats(bool log_line) {
+    Stats now = snapshot();
+    std::uint64_t now_ms = uv_now(loop_);
+    if (log_line) {
+        double seconds = static_cast<double>(now_ms - last_reported_ms_) / 1000;
+        log_notice("{}", format_stats_line(now, last_reported_, seconds));
+        last_reported_ = now;
+        last_reported_ms_ = now_ms;
+    }
+    if (!config_.metrics_file.empty()) {
+        std::string error = write_file_atomically(config_.metrics_file, format_prometheus(now));
+        if (!error.empty()) {
+            log_warn("--metrics-file: {}", error);
+        }
+    }
+}
+
+void Server::on_stats_tick(uv_timer_t* timer) {
+    Server* self = owner(reinterpret_cast<uv_handle_t*>(timer));
+    self->report_stats(self->config_.stats_interval_s > 0);
+}
+
 void Server::on_signal(uv_signal_t* handle, int signum) {
     Server* self = owner(reinterpret_cast<uv_handle_t*>(handle));
+    if (signum == SIGUSR1) {
+        self->report_stats(true);
+        return;
+    }
     if (self->state_ == State::serving) {
         self->begin_drain(signum);
         return;
     }
-    log_warn("{} again: closing {} connections now", signal_name(signum), self->live_);
+    log_warn("{} again: closing {} connections now", signal_name(signum), self->stats_.connections);
     self->exit_status_ = 1;
     self->close_connections();
 }
 
 void Server::begin_drain(int signum) {
-    log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum), live_,
-             config_.shutdown_timeout_s);
+    log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum),
+             stats_.connections, config_.shutdown_timeout_s);
     state_ = State::draining;
     uv_timer_stop(&idle_timer_);  // the drain has its own deadline
-    uv_close(as_handle(&listener_), on_own_handle_closed);
+    close_listeners();
     for (Connection* c = connections_; c != nullptr;) {
         Connection* next = c->next_;  // begin_drain never frees c, but be safe
         c->begin_drain();
         c = next;
     }
-    uv_timer_start(&drain_timer_, on_drain_timeout, static_cast<std::uint64_t>(config_.shutdown_timeout_s * 1000), 0);
+    uv_timer_start(&drain_timer_, on_drain_timeout, to_ms(config_.shutdown_timeout_s), 0);
     stop_if_drained();
 }
 
 void Server::on_drain_timeout(uv_timer_t* timer) {
     Server* self = owner(reinterpret_cast<uv_handle_t*>(timer));
-    log_warn("drain deadline: closing {} connections still open", self->live_);
-    self->counters_.drain_cut_short += self->live_;
+    log_warn("drain deadline: closing {} connections still open", self->stats_.connections);
+    self->stats_.drain_cut_short += self->stats_.connections;
     self->close_connections();
 }
 
@@ -262,15 +337,24 @@ void Server::close_connections() {
 }
 
 void Server::stop_if_drained() {
-    if (state_ == State::draining && live_ == 0) {
+    if (state_ == State::draining && stats_.connections == 0) {
         state_ = State::stopping;
         close_own_handles();
     }
 }
 
+void Server::close_listeners() {
+    for (const auto& listener : listeners_) {
+        if (!uv_is_closing(as_handle(&listener->tcp))) {
+            uv_close(as_handle(&listener->tcp), on_own_handle_closed);
+        }
+    }
+}
+
 void Server::close_own_handles() {
-    for (uv_handle_t* handle : {as_handle(&listener_), as_handle(&sigint_), as_handle(&sigterm_),
-                                as_handle(&drain_timer_), as_handle(&idle_timer_)}) {
+    close_listeners();
+    for (uv_handle_t* handle : {as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sigusr1_),
+                                as_handle(&drain_timer_), as_handle(&idle_timer_), as_handle(&stats_timer_)}) {
         if (!uv_is_closing(handle)) {
             uv_close(handle, on_own_handle_closed);
         }

@@ -10,18 +10,21 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace echod {
 
 struct Config {
-    std::string listen = "127.0.0.1";       // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;              // 0: the kernel picks one
-    int backlog = 511;                      // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * KiB;     // ring capacity per connection, 16 B..256 MiB
-    bool reuseaddr = true;                  // SO_REUSEADDR on the listening socket
-    std::uint32_t max_connections = 10000;  // served at once; more are accepted and closed
-    double idle_timeout_s = 0;              // close after this long without a byte; 0: never
-    double shutdown_timeout_s = 5;          // bound on the SIGINT/SIGTERM drain
+    std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
+    std::uint16_t port = 7007;                        // 0: the kernel picks one
+    int backlog = 511;                                // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * KiB;               // ring capacity per connection, 16 B..256 MiB
+    bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
+    std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
+    double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
+    double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain
+    double stats_interval_s = 0;                      // log a stats line this often; 0: only on SIGUSR1
+    std::string metrics_file;                         // Prometheus text file, rewritten every interval
     LogLevel log_level = LogLevel::info;
 };
 
@@ -30,6 +33,9 @@ inline constexpr std::size_t max_buffer_size = 256 * MiB;
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
 inline constexpr double max_shutdown_timeout_s = 3600;
+inline constexpr double max_stats_interval_s = 24 * 3600;
+// --metrics-file without --stats-interval writes this often.
+inline constexpr double default_metrics_interval_s = 10;
 
 struct CommandLine {
     enum class Action {

@@ -39,7 +39,9 @@ std::string usage(std::string_view what) {
 
 TEST_CASE("defaults") {
     Config c = config_of({});
-    CHECK(c.listen == "127.0.0.1");
+    CHECK(c.listen == std::vector<std::string>{"127.0.0.1"});
+    CHECK(c.stats_interval_s == 0);
+    CHECK(c.metrics_file.empty());
     CHECK(c.port == 7007);
     CHECK(c.backlog == 511);
     CHECK(c.buffer_size == 64 * 1024);
@@ -52,9 +54,16 @@ TEST_CASE("defaults") {
 
 TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("listen") {
-        CHECK(config_of({"-l", "0.0.0.0"}).listen == "0.0.0.0");
-        CHECK(config_of({"--listen", "::1"}).listen == "::1");
-        CHECK(config_of({"--listen=::"}).listen == "::");
+        using Addresses = std::vector<std::string>;
+        CHECK(config_of({"-l", "0.0.0.0"}).listen == Addresses{"0.0.0.0"});
+        CHECK(config_of({"--listen", "::1"}).listen == Addresses{"::1"});
+        CHECK(config_of({"--listen=::"}).listen == Addresses{"::"});
+        // Given again, it adds an address; the default is replaced, not kept.
+        CHECK(config_of({"-l", "127.0.0.1", "--listen", "::1"}).listen == Addresses{"127.0.0.1", "::1"});
+    }
+    SUBCASE("stats") {
+        CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
+        CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");
     }
     SUBCASE("port") {
         CHECK(config_of({"-p", "0"}).port == 0);
@@ -134,6 +143,8 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     CHECK(error_of({"--idle-timeout", "604801"}) == usage("--idle-timeout: 604801 is out of range 0..604800"));
     CHECK(error_of({"--shutdown-timeout", "3601"}) == usage("--shutdown-timeout: 3601 is out of range 0..3600"));
     CHECK(error_of({"--shutdown-timeout"}) == usage("--shutdown-timeout: missing value"));
+    CHECK(error_of({"--stats-interval", "86401"}) == usage("--stats-interval: 86401 is out of range 0..86400"));
+    CHECK(error_of({"--metrics-file="}) == usage("--metrics-file: needs a file name"));
     CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
 }
 
@@ -161,9 +172,27 @@ TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {
 
 TEST_CASE("help lists every option with its default") {
     std::string help = echod::help_text();
-    for (const char* text : {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr",
-                             "--log-level", "--max-connections", "--idle-timeout", "--shutdown-timeout", "10000",
-                             "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007", "511", "64KiB"}) {
+    for (const char* text : {"--listen",
+                             "--port",
+                             "--backlog",
+                             "--buffer-size",
+                             "--reuseaddr",
+                             "--no-reuseaddr",
+                             "--log-level",
+                             "--max-connections",
+                             "--idle-timeout",
+                             "--shutdown-timeout",
+                             "--stats-interval",
+                             "--metrics-file",
+                             "10000",
+                             "--verbose",
+                             "--quiet",
+                             "--help",
+                             "--version",
+                             "127.0.0.1",
+                             "7007",
+                             "511",
+                             "64KiB"}) {
         CAPTURE(text);
         CHECK(help.find(text) != std::string::npos);
     }

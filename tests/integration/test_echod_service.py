@@ -1,0 +1,154 @@
+"""echod as a service: several listen addresses, the stats line (SIGUSR1,
+--stats-interval) and the Prometheus metrics file.
+
+    python3 test_echod_service.py /path/to/echod
+"""
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import harness
+from harness import EchodTestCase, recv_exactly, wait_until
+
+READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
+
+
+def ready_addresses(d, count, timeout=10.0):
+    """The (host, port) of the first `count` ready lines."""
+    found = []
+
+    def enough():
+        found[:] = [READY.search(line) for line in d.lines if READY.search(line)]
+        return len(found) >= count
+    wait_until(enough, timeout, f"{count} ready lines")
+    return [(m.group(1).strip("[]"), int(m.group(2))) for m in found[:count]]
+
+
+def echo_once(host, port, data=b"hello"):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(10)
+        s.connect((host, port))
+        s.sendall(data)
+        return recv_exactly(s, len(data), time.monotonic() + 10)
+
+
+def metrics(path):
+    """{name: value} of the samples in a Prometheus text file."""
+    samples = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, value = line.split()
+            samples[name] = float(value)
+    return samples
+
+
+class SeveralListeners(EchodTestCase):
+    def test_each_address_gets_a_ready_line_and_echoes(self):
+        d = self.start("--listen", "127.0.0.1", "--listen", "::1")
+        addresses = ready_addresses(d, 2)
+        self.assertEqual([host for host, _ in addresses], ["127.0.0.1", "::1"])
+        for host, port in addresses:
+            with self.subTest(host=host):
+                self.assertEqual(echo_once(host, port), b"hello")
+        self.assert_clean_stop(d)
+        self.assertFalse(any("listening on" in line for line in d.lines[2:]))
+
+    def test_a_second_listener_that_cannot_bind_fails_the_start(self):
+        with self.start() as first:
+            port = first.port
+            # ::1 binds, then 127.0.0.1 is taken: the start fails as a whole.
+            proc = subprocess.run([self.binary, "--port", str(port), "-l", "::1", "-l", "127.0.0.1"],
+                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            err = proc.stderr.decode()
+            self.assertIn(f"listening on [::1]:{port}", err)
+            self.assertIn(f"cannot listen on 127.0.0.1:{port}", err)
+            self.assertIn("address already in use", err)
+
+
+class Stats(EchodTestCase):
+    def test_sigusr1_logs_one_stats_line(self):
+        d = self.start()
+        s = self.client(d)
+        s.sendall(b"x" * 1000)
+        recv_exactly(s, 1000, time.monotonic() + 10)
+        d.signal(signal.SIGUSR1)
+        line = d.wait_for_line(r"stats: ")
+        self.assertIn("stats: 1 connections (0 paused)", line)
+        self.assertIn("1 accepted", line)
+        self.assertIn("1000 bytes in, 1000 bytes out", line)
+        s.close()
+        self.assert_clean_stop(d)  # SIGUSR1 did not stop it
+
+    def test_stats_interval_logs_periodically_with_rates(self):
+        d = self.start("--stats-interval", "0.2", "-q")  # stats lines show at every level
+        first = d.wait_for_line(r"stats: ")
+        index = d.lines.index(first)
+        second = d.wait_for_line(r"stats: ", start=index + 1)
+        self.assertRegex(second, r"last 0\.[0-9] s: [0-9.]+ accepts/s, [0-9]+ B/s in, [0-9]+ B/s out")
+        self.assert_clean_stop(d)
+
+    def test_paused_connections_are_counted(self):
+        d = self.start("--buffer-size", "16K")
+        s = self.client(d)
+        s.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + 20
+        # Send without reading until the ring is full and echod stops reading.
+        while time.monotonic() < deadline:
+            try:
+                sent += s.send(b"z" * 65536)
+            except BlockingIOError:
+                d.signal(signal.SIGUSR1)
+                try:
+                    line = d.wait_for_line(r"stats: 1 connections \(1 paused\)", timeout=0.5,
+                                           start=len(d.lines))
+                    break
+                except AssertionError:
+                    continue
+        else:
+            self.fail("echod never reported the connection paused:\n" + d.stderr_text())
+        self.assertIn("1 rings in use", line)
+        s.setblocking(True)
+        recv_exactly(s, sent, time.monotonic() + 20)  # every byte still comes back
+        s.close()
+        self.assert_clean_stop(d)
+
+
+class MetricsFile(EchodTestCase):
+    def test_metrics_file_is_written_whole_and_updated(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echod.prom")
+            d = self.start("--metrics-file", path, "--stats-interval", "0.1")
+            wait_until(lambda: os.path.exists(path), 10, "the metrics file")
+            self.assertEqual(metrics(path)["echod_connections_accepted_total"], 0)
+            echo_once(d.host, d.port, b"y" * 4096)
+            wait_until(lambda: metrics(path).get("echod_sent_bytes_total") == 4096, 10,
+                       "the metrics file to count the echo")
+            m = metrics(path)
+            self.assertEqual(m["echod_connections_accepted_total"], 1)
+            self.assertEqual(m["echod_received_bytes_total"], 4096)
+            self.assertEqual(m["echod_ring_size_bytes"], 65536)
+            with open(path) as f:
+                text = f.read()
+            self.assertIn("# TYPE echod_connections gauge\n", text)
+            self.assertIn("# TYPE echod_sent_bytes_total counter\n", text)
+            self.assertFalse(os.path.exists(path + ".tmp"))
+            self.assert_clean_stop(d)
+
+    def test_unwritable_metrics_file_is_a_warning_not_a_crash(self):
+        d = self.start("--metrics-file", "/nonexistent-dir/echod.prom", "--stats-interval", "0.1")
+        d.wait_for_line(r"warn: --metrics-file: open /nonexistent-dir/echod.prom.tmp: ")
+        self.assert_echoes(d)
+        self.assert_clean_stop(d)
+
+
+if __name__ == "__main__":
+    harness.main()
