@@ -23,6 +23,7 @@ enum LongOnly : int {
     opt_shutdown_timeout,
     opt_stats_interval,
     opt_metrics_file,
+    opt_udp,
 };
 
 constexpr option long_options[] = {
@@ -37,6 +38,7 @@ constexpr option long_options[] = {
     {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
     {"metrics-file", required_argument, nullptr, opt_metrics_file},
+    {"udp", no_argument, nullptr, opt_udp},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
     {"quiet", no_argument, nullptr, 'q'},
@@ -121,6 +123,9 @@ std::string apply(int value, const char* arg, Config& config) {
                 return option_error(value, "needs a file name");
             }
             config.metrics_file = arg;
+            return {};
+        case opt_udp:
+            config.udp = true;
             return {};
         case opt_reuseaddr:
             config.reuseaddr = true;
@@ -240,6 +245,9 @@ std::string help_text() {
         "                           SIZE is bytes, or with K/KiB or M/MiB (default {})\n"
         "      --reuseaddr          set SO_REUSEADDR on the listening socket (default)\n"
         "      --no-reuseaddr       do not set SO_REUSEADDR\n"
+        "      --udp                also serve UDP echo (RFC 862) on the same addresses\n"
+        "                           and port; off by default: on a public address a UDP\n"
+        "                           echo is a reflection amplifier\n"
         "      --max-connections N  connections served at once, 1..1000000; more are\n"
         "                           accepted and closed at once (default {})\n"
         "      --idle-timeout SECONDS\n"

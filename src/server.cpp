@@ -5,6 +5,7 @@
 #include "echod/log.h"
 #include "echod/parse.h"
 
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -117,7 +118,8 @@ int Server::run() {
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
     for (const std::string& address : config_.listen) {
-        if (!start_listening(address)) {
+        int port = start_listening(address);
+        if (port < 0 || (config_.udp && !start_udp(address, static_cast<std::uint16_t>(port)))) {
             exit_status_ = 1;
             close_own_handles();
             uv_run(loop_, UV_RUN_DEFAULT);
@@ -163,7 +165,7 @@ int Server::run() {
     return exit_status_;
 }
 
-bool Server::start_listening(const std::string& address) {
+int Server::start_listening(const std::string& address) {
     auto listener = std::make_unique<Listener>();
     uv_tcp_init(loop_, &listener->tcp);
     listener->tcp.data = this;
@@ -188,7 +190,7 @@ bool Server::start_listening(const std::string& address) {
     }
     if (err != 0) {
         log_error("cannot listen on {}: {}: {} ({})", wanted, call, uv_strerror(err), uv_err_name(err));
-        return false;
+        return -1;
     }
 
     sockaddr_storage bound{};
@@ -197,7 +199,67 @@ bool Server::start_listening(const std::string& address) {
     log_notice("listening on {} (backlog {}, buffer {}, reuseaddr {}, pid {})",
                format_address(reinterpret_cast<sockaddr*>(&bound)), config_.backlog, format_size(config_.buffer_size),
                config_.reuseaddr ? "on" : "off", ::getpid());
+    return bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                                       : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+}
+
+bool Server::start_udp(const std::string& address, std::uint16_t port) {
+    auto echo = std::make_unique<UdpEcho>();
+    uv_udp_init(loop_, &echo->udp);
+    echo->udp.data = this;
+    uv_udp_t* udp = &echo->udp;
+    udp_.push_back(std::move(echo));  // owned (and closed) from here on
+
+    sockaddr_storage storage{};
+    bool v6 = address.find(':') != std::string::npos;
+    int err = v6 ? uv_ip6_addr(address.c_str(), port, reinterpret_cast<sockaddr_in6*>(&storage))
+                 : uv_ip4_addr(address.c_str(), port, reinterpret_cast<sockaddr_in*>(&storage));
+    const char* call = "address";
+    if (err == 0) {
+        err = uv_udp_bind(udp, reinterpret_cast<const sockaddr*>(&storage), v6 ? UV_UDP_IPV6ONLY : 0);
+        call = "bind";
+    }
+    if (err == 0) {
+        err = uv_udp_recv_start(udp, on_udp_alloc, on_udp_recv);
+        call = "recv";
+    }
+    if (err != 0) {
+        log_error("cannot serve UDP on {}: {}: {} ({})", format_address(address, port), call, uv_strerror(err),
+                  uv_err_name(err));
+        return false;
+    }
+    log_notice("udp echo on {}", format_address(address, port));
     return true;
+}
+
+void Server::on_udp_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+    *buf = owner(handle)->discard_buffer();
+}
+
+void Server::on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags) {
+    Server* self = owner(reinterpret_cast<uv_handle_t*>(udp));
+    if (nread < 0) {
+        // E.g. ECONNREFUSED from an ICMP error for an earlier reply: that
+        // peer's problem, not the socket's.
+        log_debug("udp recv: {}", uv_strerror(static_cast<int>(nread)));
+        return;
+    }
+    if (from == nullptr) {
+        return;  // nothing more to read this time
+    }
+    ++self->stats_.udp_in;
+    if ((flags & UV_UDP_PARTIAL) != 0) {
+        ++self->stats_.udp_dropped;  // cannot happen below 64 KiB; never echo a cut datagram
+        return;
+    }
+    // One datagram back to its sender, now or never: UDP promises no more,
+    // and queuing would let a flood grow memory.
+    uv_buf_t reply = uv_buf_init(buf->base, static_cast<unsigned int>(nread));
+    if (uv_udp_try_send(udp, &reply, 1, from) >= 0) {
+        ++self->stats_.udp_out;
+    } else {
+        ++self->stats_.udp_dropped;
+    }
 }
 
 void Server::on_connection(uv_stream_t* listener, int status) {
@@ -347,6 +409,11 @@ void Server::close_listeners() {
     for (const auto& listener : listeners_) {
         if (!uv_is_closing(as_handle(&listener->tcp))) {
             uv_close(as_handle(&listener->tcp), on_own_handle_closed);
+        }
+    }
+    for (const auto& echo : udp_) {
+        if (!uv_is_closing(as_handle(&echo->udp))) {
+            uv_close(as_handle(&echo->udp), on_own_handle_closed);
         }
     }
 }

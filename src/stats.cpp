@@ -17,6 +17,9 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
         "{} closed idle; {} bytes in, {} bytes out",
         now.connections, now.paused, now.rings_in_use, now.rings_pooled, now.accepted, now.closed, now.refused,
         now.closed_idle, now.bytes_in, now.bytes_out);
+    if (now.udp_in != 0) {
+        line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
+    }
     if (seconds > 0) {
         auto rate = [seconds](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / seconds; };
         line += fmt::format("; last {:.1f} s: {:.1f} accepts/s, {:.0f} B/s in, {:.0f} B/s out", seconds,
@@ -46,6 +49,10 @@ std::string format_prometheus(const Stats& s) {
            s.backpressure_pauses);
     metric("received_bytes_total", "counter", "Bytes read from peers.", s.bytes_in);
     metric("sent_bytes_total", "counter", "Bytes echoed back to peers.", s.bytes_out);
+    metric("udp_received_datagrams_total", "counter", "UDP datagrams received.", s.udp_in);
+    metric("udp_sent_datagrams_total", "counter", "UDP datagrams echoed.", s.udp_out);
+    metric("udp_dropped_datagrams_total", "counter", "UDP datagrams not echoed (socket full, or truncated).",
+           s.udp_dropped);
     return fmt::to_string(out);
 }
 

@@ -20,6 +20,7 @@ struct Config {
     int backlog = 511;                                // listen(2) backlog, 1..65535
     std::size_t buffer_size = 64 * KiB;               // ring capacity per connection, 16 B..256 MiB
     bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
+    bool udp = false;                                 // also serve UDP echo (RFC 862) on each address
     std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
     double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
     double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain

@@ -34,7 +34,7 @@ public:
     uv_loop_t* loop() { return loop_; }
     RingPool& rings() { return rings_; }
     Stats& stats() { return stats_; }
-    uv_buf_t discard_buffer() { return uv_buf_init(discard_.data(), discard_.size()); }
+    uv_buf_t discard_buffer() { return uv_buf_init(scratch_.data(), scratch_.size()); }
     void add(Connection* connection);
     void remove(Connection* connection);  // from its close callback
     // The connection moved a byte: it is the most recently active now.
@@ -52,14 +52,22 @@ private:
         uv_tcp_t tcp{};  // first: libuv hands this back to on_connection
         Server* server = nullptr;
     };
+    // One UDP echo socket (--udp), beside the listener on the same address.
+    struct UdpEcho {
+        uv_udp_t udp{};
+    };
 
     static void on_connection(uv_stream_t* listener, int status);
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_drain_timeout(uv_timer_t* timer);
     static void on_idle_check(uv_timer_t* timer);
     static void on_stats_tick(uv_timer_t* timer);
+    static void on_udp_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags);
 
-    bool start_listening(const std::string& address);
+    // Returns the port bound (the kernel's pick for --port 0), or -1.
+    int start_listening(const std::string& address);
+    bool start_udp(const std::string& address, std::uint16_t port);
     void refuse(uv_stream_t* listener);
     void mark_active(Connection* connection);
     void link_front(Connection* connection);
@@ -77,6 +85,7 @@ private:
     State state_ = State::starting;
     int exit_status_ = 0;
     std::vector<std::unique_ptr<Listener>> listeners_;  // one per --listen
+    std::vector<std::unique_ptr<UdpEcho>> udp_;         // one per --listen with --udp
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
     uv_signal_t sigusr1_{};              // logs a stats line
@@ -92,7 +101,9 @@ private:
     std::uint64_t last_reported_ms_ = 0;
     std::uint64_t last_accept_warning_ms_ = 0;  // rate-limits the out-of-fd warning
     std::uint64_t last_refuse_warning_ms_ = 0;  // rate-limits the over-the-limit warning
-    std::array<char, 64 * KiB> discard_{};      // input read and dropped during a drain
+    // Input read and dropped during a drain, and UDP datagrams on their way
+    // back: both are used up within one callback, so they can share.
+    std::array<char, 64 * KiB> scratch_{};
 };
 
 }  // namespace echod

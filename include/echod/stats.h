@@ -21,6 +21,9 @@ struct Stats {
     std::uint64_t bytes_in = 0;             // read from peers
     std::uint64_t bytes_out = 0;            // written back to peers
     std::uint64_t backpressure_pauses = 0;  // times a full ring stopped reading
+    std::uint64_t udp_in = 0;               // datagrams received (--udp)
+    std::uint64_t udp_out = 0;              // datagrams sent back
+    std::uint64_t udp_dropped = 0;          // not sent back: socket full, or truncated
     // gauges, now
     std::uint64_t connections = 0;  // open connections
     std::uint64_t paused = 0;       // connections not reading because their ring is full

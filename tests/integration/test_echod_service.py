@@ -122,6 +122,59 @@ class Stats(EchodTestCase):
         self.assert_clean_stop(d)
 
 
+class UdpEcho(EchodTestCase):
+    def udp_roundtrip(self, host, port, payloads):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            s.settimeout(5)
+            got = []
+            for payload in payloads:
+                s.sendto(payload, (host, port))
+                data, sender = s.recvfrom(1 << 17)
+                self.assertEqual(sender[1], port)
+                got.append(data)
+            return got
+
+    def test_off_by_default(self):
+        d = self.start()
+        self.assertFalse(any("udp" in line for line in d.lines))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.3)
+            s.sendto(b"anyone?", (d.host, d.port))
+            with self.assertRaises((socket.timeout, ConnectionRefusedError)):
+                s.recvfrom(100)
+        self.assert_clean_stop(d)
+
+    def test_each_datagram_comes_back_whole_over_ipv4_and_ipv6(self):
+        d = self.start("--udp", "--listen", "127.0.0.1", "--listen", "::1")
+        addresses = ready_addresses(d, 2)
+        d.wait_for_line(r"udp echo on \[::1\]:")
+        payloads = [b"", b"x", os.urandom(1400), os.urandom(9000), os.urandom(65507)]
+        for host, port in addresses:
+            with self.subTest(host=host):
+                # The largest IPv6 UDP payload without jumbograms is 65527;
+                # 65507 is the IPv4 limit and fits both.
+                self.assertEqual(self.udp_roundtrip(host, port, payloads), payloads)
+        # TCP on the same port still echoes.
+        for host, port in addresses:
+            self.assertEqual(echo_once(host, port), b"hello")
+        d.signal(signal.SIGUSR1)
+        line = d.wait_for_line(r"stats: ")
+        self.assertIn(f"udp {2 * len(payloads)} in, {2 * len(payloads)} out, 0 dropped", line)
+        self.assert_clean_stop(d)
+
+    def test_udp_port_taken_fails_the_start(self):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+            taken.bind(("127.0.0.1", 0))
+            port = taken.getsockname()[1]
+            proc = subprocess.run([self.binary, "--port", str(port), "--udp"], stdin=subprocess.DEVNULL,
+                                  capture_output=True, timeout=10)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn(f"cannot serve UDP on 127.0.0.1:{port}: bind: address already in use",
+                          proc.stderr.decode())
+
+
 class MetricsFile(EchodTestCase):
     def test_metrics_file_is_written_whole_and_updated(self):
         with tempfile.TemporaryDirectory() as tmp:

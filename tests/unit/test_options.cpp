@@ -61,6 +61,10 @@ TEST_CASE("every option, long and short, both value spellings") {
         // Given again, it adds an address; the default is replaced, not kept.
         CHECK(config_of({"-l", "127.0.0.1", "--listen", "::1"}).listen == Addresses{"127.0.0.1", "::1"});
     }
+    SUBCASE("udp") {
+        CHECK_FALSE(config_of({}).udp);
+        CHECK(config_of({"--udp"}).udp);
+    }
     SUBCASE("stats") {
         CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
         CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");

@@ -58,7 +58,7 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
             ++samples;
         }
     }
-    CHECK(samples == 13);
+    CHECK(samples == 16);
     CHECK(text.ends_with("\n"));
 }
 
