@@ -178,6 +178,7 @@ TEST_CASE("help lists every option with its default") {
     std::string help = echod::help_text();
     for (const char* text : {"--listen",
                              "--port",
+                             "--udp",
                              "--backlog",
                              "--buffer-size",
                              "--reuseaddr",
