@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -50,8 +52,19 @@ struct CommandLine {
     std::string error;  // the whole line for usage_error, without "\n"
 };
 
-// args[0] is the program name, as in main's argv.
-CommandLine parse_command_line(std::span<const char* const> args);
+// Reads a whole file, or says why not (for --config).
+using ReadFile = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
+std::optional<std::string> read_text_file(const std::string& path, std::string& error);
+
+// args[0] is the program name, as in main's argv. With --config FILE, the
+// file (read with read_file) is applied first and the command line on top.
+CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_text_file);
+
+// Applies a config file's text: `key = value` lines with the long option
+// names, blank lines and '#' comments; reuseaddr and udp take true/false;
+// listen may repeat. Returns "" or the one-line error naming path, line and
+// key.
+std::string apply_config_text(std::string_view text, std::string_view path, Config& config);
 
 // The text of --help, with every option and its default.
 std::string help_text();

@@ -175,6 +175,51 @@ class UdpEcho(EchodTestCase):
                           proc.stderr.decode())
 
 
+class ConfigFile(EchodTestCase):
+    EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "echod.conf")
+
+    def test_the_example_file_is_valid_and_says_the_defaults(self):
+        # Every option is in it, commented out: echod reads it as empty.
+        d = self.start("--config", self.EXAMPLE)
+        self.assertRegex(d.ready_line, r"backlog 511, buffer 64KiB, reuseaddr on")
+        self.assert_clean_stop(d)
+        help_text = subprocess.run([self.binary, "--help"], capture_output=True, text=True).stdout
+        with open(self.EXAMPLE) as f:
+            keys = set(re.findall(r"^#([a-z-]+) =", f.read(), re.M))
+        options = set(re.findall(r"--([a-z-]+)", help_text))
+        self.assertEqual(keys, options - {"no-reuseaddr", "verbose", "quiet", "help", "version", "config"})
+
+    def test_file_values_apply_and_the_command_line_wins(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echod.conf")
+            with open(path, "w") as f:
+                f.write("# test\nbacklog = 64\nbuffer-size = 4K\nreuseaddr = false\nport = 1\n")
+            # The harness passes --port 0 first, the file says 1: the command line wins.
+            d = self.start("--config", path, "--buffer-size", "8K")
+            self.assertRegex(d.ready_line, r"backlog 64, buffer 8KiB, reuseaddr off")
+            self.assertNotEqual(d.port, 1)
+            self.assert_echoes(d)
+            self.assert_clean_stop(d)
+
+    def test_bad_key_or_value_is_one_line_exit_2(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "bad.conf")
+            for text, message in (("port = 7007\nbakclog = 5\n", f"echod: {path}:2: 'bakclog': unknown key"),
+                                  ("backlog = 0\n", f"echod: {path}:1: backlog: 0 is out of range 1..65535")):
+                with self.subTest(text=text):
+                    with open(path, "w") as f:
+                        f.write(text)
+                    proc = subprocess.run([self.binary, "--config", path], stdin=subprocess.DEVNULL,
+                                          capture_output=True, text=True, timeout=10)
+                    self.assertEqual(proc.returncode, 2)
+                    self.assertEqual(proc.stdout, "")
+                    self.assertEqual(proc.stderr, message + " (see 'echod --help')\n")
+            proc = subprocess.run([self.binary, "--config", os.path.join(tmp, "missing.conf")],
+                                  stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn("--config: cannot read", proc.stderr)
+
+
 class MetricsFile(EchodTestCase):
     def test_metrics_file_is_written_whole_and_updated(self):
         with tempfile.TemporaryDirectory() as tmp:
