@@ -4,7 +4,10 @@
 #include "echod/listener.h"
 #include "echod/log.h"
 #include "echod/parse.h"
+#include "echod/systemd.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -117,14 +120,35 @@ int Server::run() {
     uv_signal_start(&sigint_, on_signal, SIGINT);
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
-    for (const std::string& address : config_.listen) {
-        int port = start_listening(address);
-        if (port < 0 || (config_.udp && !start_udp(address, static_cast<std::uint16_t>(port)))) {
-            exit_status_ = 1;
-            close_own_handles();
-            uv_run(loop_, UV_RUN_DEFAULT);
-            return exit_status_;
+    std::string error;
+    std::vector<int> inherited = take_listen_fds(error);
+    if (!error.empty()) {
+        log_error("socket activation: {}", error);
+    }
+    if (!inherited.empty()) {
+        log_info("socket activation: {} inherited socket(s); --listen and --port do not apply", inherited.size());
+    }
+    bool started = error.empty();
+    std::size_t count = inherited.empty() ? config_.listen.size() : inherited.size();
+    for (std::size_t i = 0; started && i < count; ++i) {
+        std::string address;
+        int port = -1;
+        if (inherited.empty()) {
+            address = config_.listen[i];
+            port = start_listening(address);
+        } else {
+            port = adopt_listener(inherited[i], address);
         }
+        started = port > 0 && (!config_.udp || start_udp(address, static_cast<std::uint16_t>(port)));
+    }
+    if (!started) {
+        exit_status_ = 1;
+        close_own_handles();
+        uv_run(loop_, UV_RUN_DEFAULT);
+        return exit_status_;
+    }
+    if (std::string failed = notify_systemd("READY=1"); !failed.empty()) {
+        log_warn("systemd notify: {}", failed);
     }
     state_ = State::serving;
     if (config_.idle_timeout_s > 0) {
@@ -184,21 +208,58 @@ int Server::start_listening(const std::string& address) {
             ::close(socket.fd);
         }
     }
-    if (err == 0) {
-        err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), config_.backlog, on_connection);
-        call = "listen";
-    }
     if (err != 0) {
         log_error("cannot listen on {}: {}: {} ({})", wanted, call, uv_strerror(err), uv_err_name(err));
         return -1;
     }
+    return listen_and_announce(tcp, wanted, fmt::format("reuseaddr {}", config_.reuseaddr ? "on" : "off").c_str());
+}
 
+int Server::adopt_listener(int fd, std::string& address) {
+    auto listener = std::make_unique<Listener>();
+    uv_tcp_init(loop_, &listener->tcp);
+    listener->tcp.data = this;
+    listener->server = this;
+    uv_tcp_t* tcp = &listener->tcp;
+    listeners_.push_back(std::move(listener));
+
+    std::string wanted = fmt::format("inherited fd {}", fd);
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != SOCK_STREAM) {
+        log_error("cannot listen on {}: not a TCP socket (echod takes ListenStream= sockets)", wanted);
+        return -1;
+    }
+    // systemd hands the socket over without close-on-exec.
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    if (int err = uv_tcp_open(tcp, fd); err != 0) {
+        log_error("cannot listen on {}: uv_tcp_open: {} ({})", wanted, uv_strerror(err), uv_err_name(err));
+        return -1;
+    }
     sockaddr_storage bound{};
     int length = sizeof bound;
     uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &length);
-    log_notice("listening on {} (backlog {}, buffer {}, reuseaddr {}, pid {})",
+    char host[INET6_ADDRSTRLEN] = "";
+    const void* raw = bound.ss_family == AF_INET6
+                          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&bound)->sin6_addr)
+                          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&bound)->sin_addr);
+    inet_ntop(bound.ss_family, raw, host, sizeof host);
+    address = host;
+    return listen_and_announce(tcp, wanted, fmt::format("socket-activated fd {}", fd).c_str());
+}
+
+int Server::listen_and_announce(uv_tcp_t* tcp, const std::string& wanted, const char* how) {
+    int err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp), config_.backlog, on_connection);
+    if (err != 0) {
+        log_error("cannot listen on {}: listen: {} ({})", wanted, uv_strerror(err), uv_err_name(err));
+        return -1;
+    }
+    sockaddr_storage bound{};
+    int length = sizeof bound;
+    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &length);
+    log_notice("listening on {} (backlog {}, buffer {}, {}, pid {})",
                format_address(reinterpret_cast<sockaddr*>(&bound)), config_.backlog, format_size(config_.buffer_size),
-               config_.reuseaddr ? "on" : "off", ::getpid());
+               how, ::getpid());
     return bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                                        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
@@ -372,6 +433,9 @@ void Server::begin_drain(int signum) {
     log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum),
              stats_.connections, config_.shutdown_timeout_s);
     state_ = State::draining;
+    if (std::string failed = notify_systemd("STOPPING=1"); !failed.empty()) {
+        log_warn("systemd notify: {}", failed);
+    }
     uv_timer_stop(&idle_timer_);  // the drain has its own deadline
     close_listeners();
     for (Connection* c = connections_; c != nullptr;) {

@@ -67,6 +67,10 @@ private:
 
     // Returns the port bound (the kernel's pick for --port 0), or -1.
     int start_listening(const std::string& address);
+    // Socket activation: listens on an inherited socket; returns its port or -1.
+    int adopt_listener(int fd, std::string& address);
+    // uv_listen on an opened listener and the ready line; returns the port or -1.
+    int listen_and_announce(uv_tcp_t* tcp, const std::string& wanted, const char* how);
     bool start_udp(const std::string& address, std::uint16_t port);
     void refuse(uv_stream_t* listener);
     void mark_active(Connection* connection);

@@ -220,6 +220,99 @@ class ConfigFile(EchodTestCase):
             self.assertIn("--config: cannot read", proc.stderr)
 
 
+def fds_to_3(sockets):
+    """A preexec_fn that puts the sockets on fds 3, 4, ... in the child, as
+    systemd does (via high numbers first, so no move clobbers another)."""
+    fds = [s.fileno() for s in sockets]
+
+    def move():
+        high = [os.dup2(fd, 100 + i) for i, fd in enumerate(fds)]
+        for i, fd in enumerate(high):
+            os.dup2(fd, 3 + i)
+            os.set_inheritable(3 + i, True)
+            os.close(fd)
+    return move
+
+
+def activation_wrapper(test, binary, count):
+    """A script that execs echod with LISTEN_PID set to its own pid ($$ is
+    kept across exec) and LISTEN_FDS=count: what systemd does."""
+    tmp = tempfile.mkdtemp()
+    test.addCleanup(lambda: (os.remove(path), os.rmdir(tmp)))
+    path = os.path.join(tmp, "activate")
+    with open(path, "w") as f:
+        f.write(f'#!/bin/sh\nLISTEN_PID=$$ LISTEN_FDS={count} LISTEN_FDNAMES=echod exec "{binary}" "$@"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+class Systemd(EchodTestCase):
+    def start_with(self, binary, *args, **kwargs):
+        d = harness.Echod(binary, *args, **kwargs)
+        self.addCleanup(d.__exit__, None, None, None)
+        return d
+
+    def listening_socket(self, family=socket.AF_INET, host="127.0.0.1"):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, 0))
+        s.listen(16)
+        self.addCleanup(s.close)
+        return s
+
+    def test_socket_activation_adopts_fd_3_and_more(self):
+        v4 = self.listening_socket()
+        v6 = self.listening_socket(socket.AF_INET6, "::1")
+        wrapper = activation_wrapper(self, self.binary, 2)
+        d = self.start_with(wrapper, preexec_fn=fds_to_3([v4, v6]), pass_fds=(3, 4))
+        addresses = ready_addresses(d, 2)
+        self.assertEqual(addresses, [("127.0.0.1", v4.getsockname()[1]), ("::1", v6.getsockname()[1])])
+        self.assertIn("socket-activated fd 3", d.ready_line)
+        d.wait_for_line(r"socket-activated fd 4")
+        for host, port in addresses:
+            self.assertEqual(echo_once(host, port), b"hello")
+        # The inherited sockets were made close-on-exec.
+        for fd in (3, 4):
+            with open(f"/proc/{d.pid}/fdinfo/{fd}") as f:
+                flags = int(re.search(r"flags:\s+(\d+)", f.read()).group(1), 8)
+            self.assertTrue(flags & 0o2000000, f"fd {fd} is not close-on-exec")
+        self.assert_clean_stop(d)
+
+    def test_a_datagram_socket_is_refused(self):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        self.addCleanup(udp.close)
+        proc = subprocess.run([activation_wrapper(self, self.binary, 1)], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True, timeout=10, preexec_fn=fds_to_3([udp]),
+                              pass_fds=(3,))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("cannot listen on inherited fd 3: not a TCP socket", proc.stderr)
+
+    def test_variables_for_another_pid_are_ignored(self):
+        d = self.start(env=dict(os.environ, LISTEN_PID="1", LISTEN_FDS="1"))
+        self.assertIn("listening on 127.0.0.1:", d.ready_line)
+        self.assert_echoes(d)
+        self.assert_clean_stop(d)
+
+    def test_notify_ready_then_stopping(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "notify")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+                notify.bind(path)
+                notify.settimeout(10)
+                d = self.start(env=dict(os.environ, NOTIFY_SOCKET=path))
+                self.assertEqual(notify.recv(4096), b"READY=1")
+                d.signal(signal.SIGTERM)
+                self.assertEqual(notify.recv(4096), b"STOPPING=1")
+                self.assertEqual(d.wait(10), 0)
+
+    def test_notify_to_a_missing_socket_only_warns(self):
+        d = self.start(env=dict(os.environ, NOTIFY_SOCKET="/nonexistent/notify"))
+        d.wait_for_line(r"warn: systemd notify: sendto /nonexistent/notify: ")
+        self.assert_echoes(d)
+        self.assert_clean_stop(d)
+
+
 class MetricsFile(EchodTestCase):
     def test_metrics_file_is_written_whole_and_updated(self):
         with tempfile.TemporaryDirectory() as tmp:
