@@ -71,6 +71,28 @@ void Connection::stop_reading() {
         uv_read_stop(stream());
         reading_ = false;
     }
+    if (paused_) {
+        paused_ = false;
+        --server_.stats().paused;
+    }
+}
+
+void Connection::pause_reading() {
+    // Backpressure: the ring is full, so the peer's bytes wait in the kernel
+    // and TCP's window pushes back on it. handle_write_done resumes.
+    if (reading_) {
+        uv_read_stop(stream());
+        reading_ = false;
+        paused_ = true;
+        ++server_.stats().paused;
+        ++server_.stats().backpressure_pauses;
+    }
+}
+
+void Connection::resume_reading() {
+    paused_ = false;
+    --server_.stats().paused;
+    start_reading();
 }
 
 void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
@@ -97,6 +119,7 @@ void Connection::handle_read(ssize_t nread) {
         return;
     }
     if (nread > 0) {
+        server_.stats().bytes_in += static_cast<std::size_t>(nread);
         server_.touch(this);
     }
     if (nread > 0 && state_ == State::discarding) {
@@ -108,10 +131,10 @@ void Connection::handle_read(ssize_t nread) {
             write_ring();
         }
         if (state_ == State::open && ring_ && ring_->full()) {
-            stop_reading();  // backpressure: resumes in handle_write_done
+            pause_reading();
         }
     } else if (nread == UV_ENOBUFS) {
-        stop_reading();
+        pause_reading();
     } else if (nread == UV_EOF) {
         reading_ = false;  // libuv stops reading at EOF by itself
         peer_eof_ = true;
@@ -154,6 +177,7 @@ void Connection::write_ring() {
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
+    server_.stats().bytes_out += static_cast<std::size_t>(written);
     if (written > 0) {
         server_.touch(this);
     }
@@ -194,10 +218,11 @@ void Connection::handle_write_done(int status) {
     }
     ring_->consume(done);
     bytes_echoed_ += done;
+    server_.stats().bytes_out += done;
     server_.touch(this);
     write_ring();
-    if (state_ == State::open && !reading_ && ring_ && !ring_->full()) {
-        start_reading();
+    if (paused_ && state_ == State::open && ring_ && !ring_->full()) {
+        resume_reading();
     }
     finish_if_flushed();
     return_ring_if_idle();
@@ -260,8 +285,8 @@ void Connection::close() {
     if (state_ == State::closing) {
         return;
     }
+    stop_reading();  // settles the paused count; uv_close stops reading anyway
     state_ = State::closing;
-    reading_ = false;
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
 

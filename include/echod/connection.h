@@ -76,6 +76,8 @@ private:
 
     void start_reading();
     void stop_reading();
+    void pause_reading();        // the ring is full
+    void resume_reading();       // writes made room
     void write_ring();           // echo what the ring holds: try_write, then uv_write
     void finish_if_flushed();    // flushing and nothing left: half-close
     void return_ring_if_idle();  // empty and no write in flight: back to the pool
@@ -88,6 +90,7 @@ private:
     std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
     State state_ = State::open;
     bool reading_ = false;              // uv_read_start is active
+    bool paused_ = false;               // not reading because the ring is full
     bool peer_eof_ = false;             // the peer half-closed (or closed)
     std::size_t write_in_flight_ = 0;   // bytes handed to uv_write, not yet done
     std::size_t write_queue_seen_ = 0;  // libuv's write queue size when last looked at

@@ -8,20 +8,26 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace echod {
 
 struct Config {
-    std::string listen = "127.0.0.1";       // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;              // 0: the kernel picks one
-    int backlog = 511;                      // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * KiB;     // ring capacity per connection, 16 B..256 MiB
-    bool reuseaddr = true;                  // SO_REUSEADDR on the listening socket
-    std::uint32_t max_connections = 10000;  // served at once; more are accepted and closed
-    double idle_timeout_s = 0;              // close after this long without a byte; 0: never
-    double shutdown_timeout_s = 5;          // bound on the SIGINT/SIGTERM drain
+    std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
+    std::uint16_t port = 7007;                        // 0: the kernel picks one
+    int backlog = 511;                                // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * KiB;               // ring capacity per connection, 16 B..256 MiB
+    bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
+    bool udp = false;                                 // also serve UDP echo (RFC 862) on each address
+    std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
+    double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
+    double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain
+    double stats_interval_s = 0;                      // log a stats line this often; 0: only on SIGUSR1
+    std::string metrics_file;                         // Prometheus text file, rewritten every interval
     LogLevel log_level = LogLevel::info;
 };
 
@@ -30,6 +36,9 @@ inline constexpr std::size_t max_buffer_size = 256 * MiB;
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
 inline constexpr double max_shutdown_timeout_s = 3600;
+inline constexpr double max_stats_interval_s = 24 * 3600;
+// --metrics-file without --stats-interval writes this often.
+inline constexpr double default_metrics_interval_s = 10;
 
 struct CommandLine {
     enum class Action {
@@ -43,8 +52,19 @@ struct CommandLine {
     std::string error;  // the whole line for usage_error, without "\n"
 };
 
-// args[0] is the program name, as in main's argv.
-CommandLine parse_command_line(std::span<const char* const> args);
+// Reads a whole file, or says why not (for --config).
+using ReadFile = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
+std::optional<std::string> read_text_file(const std::string& path, std::string& error);
+
+// args[0] is the program name, as in main's argv. With --config FILE, the
+// file (read with read_file) is applied first and the command line on top.
+CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_text_file);
+
+// Applies a config file's text: `key = value` lines with the long option
+// names, blank lines and '#' comments; reuseaddr and udp take true/false;
+// listen may repeat. Returns "" or the one-line error naming path, line and
+// key.
+std::string apply_config_text(std::string_view text, std::string_view path, Config& config);
 
 // The text of --help, with every option and its default.
 std::string help_text();

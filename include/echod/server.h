@@ -1,34 +1,28 @@
-// The daemon: owns the listening socket, the signal handlers, the ring pool
-// and every live connection, all on one uv_loop_t.
+// The daemon: owns the listening sockets, the signal handlers, the timers,
+// the ring pool and every live connection, all on one uv_loop_t.
 #pragma once
 
 #include "echod/options.h"
 #include "echod/parse.h"
 #include "echod/ring_pool.h"
+#include "echod/stats.h"
 
 #include <uv.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace echod {
 
 class Connection;
 
-// What the summary line and the debug log report.
-struct ServerCounters {
-    std::uint64_t accepted = 0;         // connections accepted and served
-    std::uint64_t closed = 0;           // connections closed
-    std::uint64_t bytes_echoed = 0;     // by connections already closed
-    std::uint64_t accept_errors = 0;    // failed accepts (out of fds, ...)
-    std::uint64_t refused = 0;          // over --max-connections: accepted and closed
-    std::uint64_t closed_idle = 0;      // closed by --idle-timeout
-    std::uint64_t drain_cut_short = 0;  // connections still open at the drain deadline
-};
-
 class Server {
 public:
     Server(uv_loop_t* loop, const Config& config);
+    ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
@@ -39,7 +33,8 @@ public:
     // For connections.
     uv_loop_t* loop() { return loop_; }
     RingPool& rings() { return rings_; }
-    uv_buf_t discard_buffer() { return uv_buf_init(discard_.data(), discard_.size()); }
+    Stats& stats() { return stats_; }
+    uv_buf_t discard_buffer() { return uv_buf_init(scratch_.data(), scratch_.size()); }
     void add(Connection* connection);
     void remove(Connection* connection);  // from its close callback
     // The connection moved a byte: it is the most recently active now.
@@ -52,12 +47,31 @@ public:
 private:
     enum class State { starting, serving, draining, stopping };
 
+    // One listening socket; the Server owns it and outlives the loop's run.
+    struct Listener {
+        uv_tcp_t tcp{};  // first: libuv hands this back to on_connection
+        Server* server = nullptr;
+    };
+    // One UDP echo socket (--udp), beside the listener on the same address.
+    struct UdpEcho {
+        uv_udp_t udp{};
+    };
+
     static void on_connection(uv_stream_t* listener, int status);
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_drain_timeout(uv_timer_t* timer);
     static void on_idle_check(uv_timer_t* timer);
+    static void on_stats_tick(uv_timer_t* timer);
+    static void on_udp_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags);
 
-    bool start_listening();
+    // Returns the port bound (the kernel's pick for --port 0), or -1.
+    int start_listening(const std::string& address);
+    // Socket activation: listens on an inherited socket; returns its port or -1.
+    int adopt_listener(int fd, std::string& address);
+    // uv_listen on an opened listener and the ready line; returns the port or -1.
+    int listen_and_announce(uv_tcp_t* tcp, const std::string& wanted, const char* how);
+    bool start_udp(const std::string& address, std::uint16_t port);
     void refuse(uv_stream_t* listener);
     void mark_active(Connection* connection);
     void link_front(Connection* connection);
@@ -65,26 +79,35 @@ private:
     void begin_drain(int signum);
     void close_connections();
     void stop_if_drained();
+    void close_listeners();
     void close_own_handles();
+    Stats snapshot() const;            // the counters plus the gauges, now
+    void report_stats(bool log_line);  // a stats line and/or the metrics file
 
     uv_loop_t* loop_;
     Config config_;
     State state_ = State::starting;
     int exit_status_ = 0;
-    uv_tcp_t listener_{};  // the listening socket
+    std::vector<std::unique_ptr<Listener>> listeners_;  // one per --listen
+    std::vector<std::unique_ptr<UdpEcho>> udp_;         // one per --listen with --udp
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
+    uv_signal_t sigusr1_{};              // logs a stats line
     uv_timer_t drain_timer_{};           // bounds the drain after the first signal
     uv_timer_t idle_timer_{};            // one sweep timer for every connection's idle timeout
+    uv_timer_t stats_timer_{};           // --stats-interval / --metrics-file
     std::uint64_t idle_timeout_ms_ = 0;  // 0: off
     RingPool rings_;
     Connection* connections_ = nullptr;  // live connections, most recently active first
     Connection* oldest_ = nullptr;       // the other end of that list
-    std::size_t live_ = 0;               // length of that list
-    ServerCounters counters_;
+    Stats stats_;                        // counters; gauges are filled in by snapshot()
+    Stats last_reported_;                // for the rates of the periodic line
+    std::uint64_t last_reported_ms_ = 0;
     std::uint64_t last_accept_warning_ms_ = 0;  // rate-limits the out-of-fd warning
     std::uint64_t last_refuse_warning_ms_ = 0;  // rate-limits the over-the-limit warning
-    std::array<char, 64 * KiB> discard_{};      // input read and dropped during a drain
+    // Input read and dropped during a drain, and UDP datagrams on their way
+    // back: both are used up within one callback, so they can share.
+    std::array<char, 64 * KiB> scratch_{};
 };
 
 }  // namespace echod

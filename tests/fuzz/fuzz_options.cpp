@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const echod::Config& c = result.config;
         check(c.backlog >= 1 && c.backlog <= 65535);
         check(c.buffer_size >= echod::min_buffer_size && c.buffer_size <= echod::max_buffer_size);
-        check(!c.listen.empty());
+        check(!c.listen.empty() && !c.listen.front().empty());
     }
     // The same words again give the same answer: no state left behind.
     echod::CommandLine again = echod::parse_command_line(argv);

@@ -132,10 +132,10 @@ class Syntax(EchodTestCase):
         port = harness.free_port()
         d, _ = self.ready("--port", "1", "--port", str(port))
         self.assertEqual(d.port, port)
-        d, line = self.ready("-l", "127.0.0.1", "--listen=::1")
+        # --listen is the exception: given again it adds an address
+        # (test_echod_service.py covers several listeners).
+        d, line = self.ready("-l", "::1")
         self.assertIn("listening on [::1]:", line)
-        d, line = self.ready("-l", "::1", "-l", "127.0.0.1")
-        self.assertIn("listening on 127.0.0.1:", line)
 
     def test_size_suffixes_accepted(self):
         # The ready line reports the ring size it uses (format of echod's

@@ -3,6 +3,8 @@
 #include "echod/options.h"
 
 #include <initializer_list>
+#include <map>
+#include <optional>
 #include <vector>
 
 using echod::CommandLine;
@@ -39,7 +41,9 @@ std::string usage(std::string_view what) {
 
 TEST_CASE("defaults") {
     Config c = config_of({});
-    CHECK(c.listen == "127.0.0.1");
+    CHECK(c.listen == std::vector<std::string>{"127.0.0.1"});
+    CHECK(c.stats_interval_s == 0);
+    CHECK(c.metrics_file.empty());
     CHECK(c.port == 7007);
     CHECK(c.backlog == 511);
     CHECK(c.buffer_size == 64 * 1024);
@@ -52,9 +56,20 @@ TEST_CASE("defaults") {
 
 TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("listen") {
-        CHECK(config_of({"-l", "0.0.0.0"}).listen == "0.0.0.0");
-        CHECK(config_of({"--listen", "::1"}).listen == "::1");
-        CHECK(config_of({"--listen=::"}).listen == "::");
+        using Addresses = std::vector<std::string>;
+        CHECK(config_of({"-l", "0.0.0.0"}).listen == Addresses{"0.0.0.0"});
+        CHECK(config_of({"--listen", "::1"}).listen == Addresses{"::1"});
+        CHECK(config_of({"--listen=::"}).listen == Addresses{"::"});
+        // Given again, it adds an address; the default is replaced, not kept.
+        CHECK(config_of({"-l", "127.0.0.1", "--listen", "::1"}).listen == Addresses{"127.0.0.1", "::1"});
+    }
+    SUBCASE("udp") {
+        CHECK_FALSE(config_of({}).udp);
+        CHECK(config_of({"--udp"}).udp);
+    }
+    SUBCASE("stats") {
+        CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
+        CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");
     }
     SUBCASE("port") {
         CHECK(config_of({"-p", "0"}).port == 0);
@@ -134,6 +149,8 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     CHECK(error_of({"--idle-timeout", "604801"}) == usage("--idle-timeout: 604801 is out of range 0..604800"));
     CHECK(error_of({"--shutdown-timeout", "3601"}) == usage("--shutdown-timeout: 3601 is out of range 0..3600"));
     CHECK(error_of({"--shutdown-timeout"}) == usage("--shutdown-timeout: missing value"));
+    CHECK(error_of({"--stats-interval", "86401"}) == usage("--stats-interval: 86401 is out of range 0..86400"));
+    CHECK(error_of({"--metrics-file="}) == usage("--metrics-file: needs a file name"));
     CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
 }
 
@@ -161,10 +178,144 @@ TEST_CASE("parsing twice gives the same answer (no state left in getopt)") {
 
 TEST_CASE("help lists every option with its default") {
     std::string help = echod::help_text();
-    for (const char* text : {"--listen", "--port", "--backlog", "--buffer-size", "--reuseaddr", "--no-reuseaddr",
-                             "--log-level", "--max-connections", "--idle-timeout", "--shutdown-timeout", "10000",
-                             "--verbose", "--quiet", "--help", "--version", "127.0.0.1", "7007", "511", "64KiB"}) {
+    for (const char* text : {"--listen",
+                             "--port",
+                             "--udp",
+                             "--backlog",
+                             "--buffer-size",
+                             "--reuseaddr",
+                             "--no-reuseaddr",
+                             "--log-level",
+                             "--max-connections",
+                             "--idle-timeout",
+                             "--shutdown-timeout",
+                             "--stats-interval",
+                             "--metrics-file",
+                             "10000",
+                             "--verbose",
+                             "--quiet",
+                             "--help",
+                             "--version",
+                             "127.0.0.1",
+                             "7007",
+                             "511",
+                             "64KiB"}) {
         CAPTURE(text);
         CHECK(help.find(text) != std::string::npos);
+    }
+}
+
+namespace {
+
+// parse_command_line with a fake file system: path -> text.
+CommandLine parse_with_files(std::initializer_list<const char*> args, std::map<std::string, std::string> files) {
+    std::vector<const char*> argv = {"echod"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return echod::parse_command_line(
+        argv, [files](const std::string& path, std::string& error) -> std::optional<std::string> {
+            auto it = files.find(path);
+            if (it == files.end()) {
+                error = "No such file or directory";
+                return std::nullopt;
+            }
+            return it->second;
+        });
+}
+
+std::string config_error(std::string_view text) {
+    Config c;
+    return echod::apply_config_text(text, "echod.conf", c);
+}
+
+}  // namespace
+
+TEST_CASE("config file: key = value lines with the long option names") {
+    Config c;
+    std::string error = echod::apply_config_text(
+        "# echod.conf\n"
+        "\n"
+        "port = 9000\n"
+        "  backlog=128  \n"
+        "buffer-size = 1MiB\r\n"
+        "listen = 127.0.0.1\n"
+        "listen = ::1\n"
+        "reuseaddr = false\n"
+        "udp = true\n"
+        "max-connections = 500\n"
+        "idle-timeout = 30\n"
+        "shutdown-timeout = 2.5\n"
+        "stats-interval = 60\n"
+        "metrics-file = /var/lib/node_exporter/echod.prom\n"
+        "log-level = warn\n",
+        "echod.conf", c);
+    CHECK(error == "");
+    CHECK(c.port == 9000);
+    CHECK(c.backlog == 128);
+    CHECK(c.buffer_size == 1048576);
+    CHECK(c.listen == std::vector<std::string>{"127.0.0.1", "::1"});
+    CHECK_FALSE(c.reuseaddr);
+    CHECK(c.udp);
+    CHECK(c.max_connections == 500);
+    CHECK(c.idle_timeout_s == 30);
+    CHECK(c.shutdown_timeout_s == doctest::Approx(2.5));
+    CHECK(c.stats_interval_s == 60);
+    CHECK(c.metrics_file == "/var/lib/node_exporter/echod.prom");
+    CHECK(c.log_level == LogLevel::warn);
+}
+
+TEST_CASE("config file errors name the file, the line and the key") {
+    CHECK(config_error("port = 1\nbakclog = 5\n") == usage("echod.conf:2: 'bakclog': unknown key"));
+    CHECK(config_error("\n\nbacklog = 0\n") == usage("echod.conf:3: backlog: 0 is out of range 1..65535"));
+    CHECK(config_error("port 7007\n") == usage("echod.conf:1: expected 'key = value', got 'port 7007'"));
+    CHECK(config_error("udp = yes\n") == usage("echod.conf:1: udp: 'yes' is not true or false"));
+    CHECK(config_error("listen = localhost\n") ==
+          usage("echod.conf:1: listen: 'localhost' is not an IPv4 or IPv6 address literal"));
+    // Not options a file can set.
+    for (const char* key : {"help", "version", "config", "verbose", "quiet", "no-reuseaddr", "--port"}) {
+        CAPTURE(key);
+        CHECK(config_error(std::string(key) + " = true\n") ==
+              usage(fmt::format("echod.conf:1: '{}': unknown key", key)));
+    }
+}
+
+TEST_CASE("--config: the command line wins, wherever --config stands") {
+    std::map<std::string, std::string> files = {
+        {"/etc/echod.conf", "port = 9000\nbacklog = 64\nlisten = ::1\nlisten = 127.0.0.2\n"}};
+    SUBCASE("file values apply where the command line is silent") {
+        CommandLine cl = parse_with_files({"--config", "/etc/echod.conf"}, files);
+        REQUIRE(cl.action == Action::run);
+        CHECK(cl.config.port == 9000);
+        CHECK(cl.config.backlog == 64);
+        CHECK(cl.config.listen == std::vector<std::string>{"::1", "127.0.0.2"});
+    }
+    SUBCASE("command-line values override, before or after --config") {
+        for (auto args : {std::vector<const char*>{"-p", "1", "--config=/etc/echod.conf"},
+                          std::vector<const char*>{"--config", "/etc/echod.conf", "-p", "1"}}) {
+            std::vector<const char*> argv = {"echod"};
+            argv.insert(argv.end(), args.begin(), args.end());
+            CommandLine cl = echod::parse_command_line(argv, [&files](const std::string& path, std::string&) {
+                return std::optional<std::string>(files.at(path));
+            });
+            REQUIRE(cl.action == Action::run);
+            CHECK(cl.config.port == 1);
+            CHECK(cl.config.backlog == 64);
+        }
+    }
+    SUBCASE("a --listen on the command line replaces the file's addresses") {
+        CommandLine cl = parse_with_files({"--config", "/etc/echod.conf", "-l", "127.0.0.1"}, files);
+        CHECK(cl.config.listen == std::vector<std::string>{"127.0.0.1"});
+    }
+    SUBCASE("a missing file is a usage error") {
+        CHECK(parse_with_files({"--config", "/nope.conf"}, files).error ==
+              usage("--config: cannot read '/nope.conf': No such file or directory"));
+    }
+    SUBCASE("an error in the file is reported with its path") {
+        files["bad.conf"] = "port = 70000\n";
+        CHECK(parse_with_files({"--config", "bad.conf"}, files).error ==
+              usage("bad.conf:1: port: 70000 is out of range 0..65535"));
+    }
+    SUBCASE("a command-line error is reported before the file is read") {
+        CHECK(parse_with_files({"--config", "/nope.conf", "--port", "x"}, files).error ==
+              usage("--port: 'x' is not a whole number"));
     }
 }

@@ -1,0 +1,47 @@
+// echod's counters and the two ways they are shown: a log line (SIGUSR1,
+// --stats-interval) and the Prometheus text exposition format
+// (--metrics-file). Pure: formatting and the atomic file write only.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace echod {
+
+// Counters are plain integers bumped on the loop's thread: an add each, no
+// atomics, no locks. Gauges are read when a line or file is written.
+struct Stats {
+    // counters, since start
+    std::uint64_t accepted = 0;             // connections accepted and served
+    std::uint64_t closed = 0;               // connections closed
+    std::uint64_t refused = 0;              // over --max-connections: accepted and closed
+    std::uint64_t closed_idle = 0;          // closed by --idle-timeout
+    std::uint64_t accept_errors = 0;        // accepts that failed (out of fds, ...)
+    std::uint64_t drain_cut_short = 0;      // still open at the drain deadline
+    std::uint64_t bytes_in = 0;             // read from peers
+    std::uint64_t bytes_out = 0;            // written back to peers
+    std::uint64_t backpressure_pauses = 0;  // times a full ring stopped reading
+    std::uint64_t udp_in = 0;               // datagrams received (--udp)
+    std::uint64_t udp_out = 0;              // datagrams sent back
+    std::uint64_t udp_dropped = 0;          // not sent back: socket full, or truncated
+    // gauges, now
+    std::uint64_t connections = 0;  // open connections
+    std::uint64_t paused = 0;       // connections not reading because their ring is full
+    std::uint64_t rings_in_use = 0;
+    std::uint64_t rings_pooled = 0;
+    std::uint64_t ring_bytes = 0;  // bytes per ring (--buffer-size)
+};
+
+// One line: gauges, totals, and rates over the `seconds` since `before`
+// (rates are left out when seconds is 0).
+std::string format_stats_line(const Stats& now, const Stats& before, double seconds);
+
+// The Prometheus text exposition format (version 0.0.4), metrics prefixed
+// "echod_".
+std::string format_prometheus(const Stats& stats);
+
+// Writes content to PATH.tmp, then renames it over path, so a reader never
+// sees half a file. Returns "" or the failing call and reason.
+std::string write_file_atomically(const std::string& path, const std::string& content);
+
+}  // namespace echod

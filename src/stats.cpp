@@ -1,0 +1,94 @@
+#include "echod/stats.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+
+namespace echod {
+
+std::string format_stats_line(const Stats& now, const Stats& before, double seconds) {
+    std::string line = fmt::format(
+        "stats: {} connections ({} paused), {} rings in use, {} pooled; {} accepted, {} closed, {} refused, "
+        "{} closed idle; {} bytes in, {} bytes out",
+        now.connections, now.paused, now.rings_in_use, now.rings_pooled, now.accepted, now.closed, now.refused,
+        now.closed_idle, now.bytes_in, now.bytes_out);
+    if (now.udp_in != 0) {
+        line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
+    }
+    if (seconds > 0) {
+        auto rate = [seconds](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / seconds; };
+        line += fmt::format("; last {:.1f} s: {:.1f} accepts/s, {:.0f} B/s in, {:.0f} B/s out", seconds,
+                            rate(now.accepted, before.accepted), rate(now.bytes_in, before.bytes_in),
+                            rate(now.bytes_out, before.bytes_out));
+    }
+    return line;
+}
+
+std::string format_prometheus(const Stats& s) {
+    fmt::memory_buffer out;
+    auto metric = [&out](const char* name, const char* type, const char* help, std::uint64_t value) {
+        fmt::format_to(std::back_inserter(out), "# HELP echod_{0} {1}\n# TYPE echod_{0} {2}\nechod_{0} {3}\n", name,
+                       help, type, value);
+    };
+    metric("connections", "gauge", "Open connections.", s.connections);
+    metric("connections_paused", "gauge", "Connections not reading because their ring is full.", s.paused);
+    metric("rings_in_use", "gauge", "Ring buffers lent to connections.", s.rings_in_use);
+    metric("rings_pooled", "gauge", "Spare ring buffers kept for reuse.", s.rings_pooled);
+    metric("ring_size_bytes", "gauge", "Capacity of each ring buffer.", s.ring_bytes);
+    metric("connections_accepted_total", "counter", "Connections accepted and served.", s.accepted);
+    metric("connections_closed_total", "counter", "Connections closed.", s.closed);
+    metric("connections_refused_total", "counter", "Connections closed at once over --max-connections.", s.refused);
+    metric("connections_idle_closed_total", "counter", "Connections closed by --idle-timeout.", s.closed_idle);
+    metric("accept_errors_total", "counter", "Accepts that failed.", s.accept_errors);
+    metric("backpressure_pauses_total", "counter", "Times a full ring stopped reading from a peer.",
+           s.backpressure_pauses);
+    metric("received_bytes_total", "counter", "Bytes read from peers.", s.bytes_in);
+    metric("sent_bytes_total", "counter", "Bytes echoed back to peers.", s.bytes_out);
+    metric("udp_received_datagrams_total", "counter", "UDP datagrams received.", s.udp_in);
+    metric("udp_sent_datagrams_total", "counter", "UDP datagrams echoed.", s.udp_out);
+    metric("udp_dropped_datagrams_total", "counter", "UDP datagrams not echoed (socket full, or truncated).",
+           s.udp_dropped);
+    return fmt::to_string(out);
+}
+
+std::string write_file_atomically(const std::string& path, const std::string& content) {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return fmt::format("open {}: {}", tmp, std::strerror(errno));
+    }
+    const char* data = content.data();
+    std::size_t left = content.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, data, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            std::string error = fmt::format("write {}: {}", tmp, std::strerror(errno));
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return error;
+        }
+        data += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (::close(fd) != 0) {
+        std::string error = fmt::format("close {}: {}", tmp, std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return error;
+    }
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        std::string error = fmt::format("rename {} to {}: {}", tmp, path, std::strerror(errno));
+        ::unlink(tmp.c_str());
+        return error;
+    }
+    return {};
+}
+
+}  // namespace echod

@@ -1,0 +1,78 @@
+#include "doctest_include.h"
+
+#include "echod/stats.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+using echod::Stats;
+
+TEST_CASE("the stats line has gauges, totals, and rates when an interval is given") {
+    Stats before;
+    before.accepted = 10;
+    before.bytes_in = 1000;
+    before.bytes_out = 1000;
+    Stats now = before;
+    now.connections = 3;
+    now.paused = 1;
+    now.rings_in_use = 2;
+    now.rings_pooled = 5;
+    now.accepted = 30;
+    now.bytes_in = 5000;
+    now.bytes_out = 4000;
+
+    std::string line = echod::format_stats_line(now, before, 2.0);
+    CHECK(line.starts_with("stats: 3 connections (1 paused), 2 rings in use, 5 pooled; 30 accepted"));
+    CHECK(line.find("5000 bytes in, 4000 bytes out") != std::string::npos);
+    CHECK(line.find("last 2.0 s: 10.0 accepts/s, 2000 B/s in, 1500 B/s out") != std::string::npos);
+
+    CHECK(echod::format_stats_line(now, before, 0).find("last") == std::string::npos);
+}
+
+TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric") {
+    Stats s;
+    s.connections = 7;
+    s.bytes_in = 123456789012;
+    s.refused = 2;
+    std::string text = echod::format_prometheus(s);
+    CHECK(text.find("# HELP echod_connections Open connections.\n# TYPE echod_connections gauge\n"
+                    "echod_connections 7\n") != std::string::npos);
+    CHECK(text.find("# TYPE echod_received_bytes_total counter\necho"
+                    "d_received_bytes_total 123456789012\n") != std::string::npos);
+    CHECK(text.find("echod_connections_refused_total 2\n") != std::string::npos);
+
+    // Every sample line names an echod_ metric declared just above it.
+    std::istringstream lines(text);
+    std::string line;
+    std::string declared;
+    int samples = 0;
+    while (std::getline(lines, line)) {
+        if (line.starts_with("# TYPE ")) {
+            declared = line.substr(7, line.find(' ', 7) - 7);
+        } else if (!line.starts_with("# HELP ")) {
+            CAPTURE(line);
+            REQUIRE(line.starts_with("echod_"));
+            CHECK(line.substr(0, line.find(' ')) == declared);
+            ++samples;
+        }
+    }
+    CHECK(samples == 16);
+    CHECK(text.ends_with("\n"));
+}
+
+TEST_CASE("write_file_atomically replaces the file whole and leaves no temporary") {
+    std::string path = "test_stats_output.prom";
+    REQUIRE(echod::write_file_atomically(path, "first\n").empty());
+    REQUIRE(echod::write_file_atomically(path, "second\n").empty());
+    std::ifstream in(path);
+    std::stringstream got;
+    got << in.rdbuf();
+    CHECK(got.str() == "second\n");
+    CHECK_FALSE(std::ifstream(path + ".tmp").good());
+    std::remove(path.c_str());
+
+    std::string error = echod::write_file_atomically("/nonexistent-dir/x.prom", "x");
+    CHECK(error.starts_with("open /nonexistent-dir/x.prom.tmp: "));
+}
