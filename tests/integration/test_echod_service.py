@@ -166,8 +166,9 @@ class UdpEcho(EchodTestCase):
 
     def test_udp_port_taken_fails_the_start(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
-            taken.bind(("127.0.0.1", 0))
-            port = taken.getsockname()[1]
+            # Below the ephemeral range and free for TCP: only UDP is taken.
+            port = harness.free_port()
+            taken.bind(("127.0.0.1", port))
             proc = subprocess.run([self.binary, "--port", str(port), "--udp"], stdin=subprocess.DEVNULL,
                                   capture_output=True, timeout=10)
             self.assertEqual(proc.returncode, 1, proc.stderr)
