@@ -4,6 +4,11 @@
 #include "echod/log.h"
 #include "echod/server.h"
 
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/sockios.h>  // SIOCOUTQ
+#endif
+
 #include <cassert>
 
 namespace echod {
@@ -259,11 +264,29 @@ void Connection::handle_shutdown_done(int status) {
     start_reading();
 }
 
-bool Connection::write_progressed() {
-    std::size_t queued = stream()->write_queue_size;
-    bool progressed = write_in_flight_ != 0 && queued != write_queue_seen_;
-    write_queue_seen_ = queued;
-    return progressed;
+bool Connection::output_progressed() {
+    if (write_in_flight_ != 0) {
+        std::size_t queued = stream()->write_queue_size;
+        bool moved = queued != write_queue_seen_;
+        write_queue_seen_ = queued;
+        return moved;
+    }
+    std::size_t unsent = kernel_send_queue();
+    bool moved = unsent != 0 && unsent != kernel_queue_seen_;
+    kernel_queue_seen_ = unsent;
+    return moved;
+}
+
+std::size_t Connection::kernel_send_queue() {
+#ifdef SIOCOUTQ
+    uv_os_fd_t fd = -1;
+    int unsent = 0;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 &&
+        unsent > 0) {
+        return static_cast<std::size_t>(unsent);
+    }
+#endif
+    return 0;  // unknown here: the connection counts as idle once libuv's queue is done
 }
 
 void Connection::return_ring_if_idle() {

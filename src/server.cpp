@@ -377,7 +377,7 @@ void Server::on_idle_check(uv_timer_t* timer) {
         if (now - c->last_active_ms_ < self->idle_timeout_ms_) {
             break;
         }
-        if (c->write_progressed()) {
+        if (c->output_progressed()) {
             self->mark_active(c);  // moves c to the front; the sweep goes on from newer
         } else if (!c->closing()) {
             log_debug("closing a connection idle for {} ms", now - c->last_active_ms_);

@@ -43,12 +43,14 @@ public:
 
     bool closing() const { return state_ == State::closing; }
 
-    // True when a queued write has moved bytes since the last call (or since
-    // it was queued): libuv reports only whole writes done, so a slow but
-    // steady reader would otherwise look idle in the middle of a long one.
-    // Checked only when the connection looks idle, so a write that moved
-    // once and then stalled is closed after two timeouts at most.
-    bool write_progressed();
+    // True when echoed bytes are still moving towards the peer although no
+    // callback said so: a queued write that shrank since it was queued (or
+    // since the last call), or, once everything is handed to the kernel, a
+    // kernel send queue that shrank since the last call. libuv reports only
+    // whole writes done, so a slow but steady reader would otherwise look
+    // idle. Asked only of connections that look idle (a syscall at most),
+    // so a peer that stops reading is closed after two timeouts at most.
+    bool output_progressed();
 
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
@@ -76,11 +78,12 @@ private:
 
     void start_reading();
     void stop_reading();
-    void pause_reading();        // the ring is full
-    void resume_reading();       // writes made room
-    void write_ring();           // echo what the ring holds: try_write, then uv_write
-    void finish_if_flushed();    // flushing and nothing left: half-close
-    void return_ring_if_idle();  // empty and no write in flight: back to the pool
+    void pause_reading();             // the ring is full
+    void resume_reading();            // writes made room
+    void write_ring();                // echo what the ring holds: try_write, then uv_write
+    void finish_if_flushed();         // flushing and nothing left: half-close
+    void return_ring_if_idle();       // empty and no write in flight: back to the pool
+    std::size_t kernel_send_queue();  // bytes written but not yet sent (Linux; 0 elsewhere)
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
@@ -89,12 +92,13 @@ private:
     Server& server_;                    // owns the pool and the list we are in
     std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
     State state_ = State::open;
-    bool reading_ = false;              // uv_read_start is active
-    bool paused_ = false;               // not reading because the ring is full
-    bool peer_eof_ = false;             // the peer half-closed (or closed)
-    std::size_t write_in_flight_ = 0;   // bytes handed to uv_write, not yet done
-    std::size_t write_queue_seen_ = 0;  // libuv's write queue size when last looked at
-    std::uint64_t bytes_echoed_ = 0;    // written back to the peer
+    bool reading_ = false;               // uv_read_start is active
+    bool paused_ = false;                // not reading because the ring is full
+    bool peer_eof_ = false;              // the peer half-closed (or closed)
+    std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
+    std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
+    std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at
+    std::uint64_t bytes_echoed_ = 0;     // written back to the peer
 };
 
 }  // namespace echod
