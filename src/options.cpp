@@ -1,10 +1,7 @@
 #include "echod/options.h"
 
+#include "echod/getopt_args.h"
 #include "echod/parse.h"
-
-#include <arpa/inet.h>
-#include <getopt.h>
-#include <netinet/in.h>
 
 #include <fmt/format.h>
 #include <cerrno>
@@ -56,27 +53,8 @@ constexpr option long_options[] = {
 // Leading ':' makes getopt report a missing value as ':' rather than '?'.
 constexpr const char* short_options = ":l:p:b:B:vqh";
 
-const char* long_name(int value) {
-    for (const option& o : long_options) {
-        if (o.name != nullptr && o.val == value) {
-            return o.name;
-        }
-    }
-    return "?";
-}
-
 std::string usage_line(std::string_view what) {
-    return fmt::format("echod: {} (see 'echod --help')", what);
-}
-
-std::string option_error(int value, std::string_view reason) {
-    return usage_line(fmt::format("--{}: {}", long_name(value), reason));
-}
-
-bool is_address_literal(const std::string& text) {
-    in_addr v4{};
-    in6_addr v6{};
-    return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+    return echod::usage_line("echod", what);
 }
 
 // Applies one option's value to config. Returns "" or the reason the value
@@ -173,19 +151,7 @@ std::string_view trim(std::string_view text) {
 // One pass of getopt_long over args, applied on top of result.config.
 // config_file receives --config's value (the last one given).
 void parse_args(std::span<const char* const> args, CommandLine& result, std::string& config_file) {
-    // getopt_long permutes argv and keeps global state: give it a private,
-    // writable copy and reset it (optind = 0 asks glibc for a full restart).
-    std::vector<std::string> storage(args.begin(), args.end());
-    std::vector<char*> argv;
-    argv.reserve(storage.size() + 1);
-    for (std::string& s : storage) {
-        argv.push_back(s.data());
-    }
-    argv.push_back(nullptr);
-    int argc = static_cast<int>(storage.size());
-    optind = 0;
-    opterr = 0;
-
+    GetoptArgs getopt("echod", args, long_options, short_options);
     bool help = false;
     bool version = false;
     bool listen_given = false;  // the first --listen replaces the file's or the default
@@ -194,7 +160,7 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
         result.error = std::move(line);
     };
     for (;;) {
-        int c = getopt_long(argc, argv.data(), short_options, long_options, nullptr);
+        int c = getopt.next();
         if (c == -1) {
             break;
         }
@@ -204,33 +170,20 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
             version = true;
         } else if (c == opt_config) {
             config_file = optarg;
-        } else if (c == ':') {
-            return fail(option_error(optopt, "missing value"));
-        } else if (c == '?') {
-            // optopt is the option's value when a known long option was given a
-            // value it does not take; 0 for an unknown long option.
-            const char* given = argv[static_cast<std::size_t>(optind) - 1];
-            if (optopt != 0 && std::string_view(given).starts_with("--")) {
-                return fail(option_error(optopt, "takes no value"));
-            }
-            if (optopt != 0) {
-                return fail(usage_line(
-                    fmt::format("unknown option '-{}'", printable(std::string(1, static_cast<char>(optopt))))));
-            }
-            return fail(usage_line(fmt::format("unknown option '{}'", printable(given))));
+        } else if (c == ':' || c == '?') {
+            return fail(getopt.malformed(c));
         } else {
             if (c == 'l' && !listen_given) {
                 listen_given = true;
                 result.config.listen.clear();
             }
             if (std::string reason = apply(c, optarg, result.config); !reason.empty()) {
-                return fail(option_error(c, reason));
+                return fail(getopt.option_error(c, reason));
             }
         }
     }
-    if (optind < argc) {
-        return fail(
-            usage_line(fmt::format("unexpected argument '{}'", printable(argv[static_cast<std::size_t>(optind)]))));
+    if (std::string error = getopt.stray(); !error.empty()) {
+        return fail(error);
     }
     if (help) {
         result.action = CommandLine::Action::help;

@@ -1,10 +1,8 @@
 #include "echod/bench_options.h"
 
-#include "echod/parse.h"
+#include "echod/getopt_args.h"
 
-#include <arpa/inet.h>
-#include <getopt.h>
-#include <netinet/in.h>
+#include "echod/parse.h"
 
 #include <fmt/format.h>
 #include <vector>
@@ -52,27 +50,8 @@ constexpr option long_options[] = {
 // Leading ':' makes getopt report a missing value as ':' rather than '?'.
 constexpr const char* short_options = ":H:p:c:s:P:d:n:r:t:i:h";
 
-const char* long_name(int value) {
-    for (const option& o : long_options) {
-        if (o.name != nullptr && o.val == value) {
-            return o.name;
-        }
-    }
-    return "?";
-}
-
 std::string usage_line(std::string_view what) {
-    return fmt::format("echobench: {} (see 'echobench --help')", what);
-}
-
-std::string option_error(int value, std::string_view reason) {
-    return usage_line(fmt::format("--{}: {}", long_name(value), reason));
-}
-
-bool is_address_literal(const std::string& text) {
-    in_addr v4{};
-    in6_addr v6{};
-    return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
+    return echod::usage_line("echobench", what);
 }
 
 // What the user asked for beyond the defaults, to check combinations once
@@ -83,7 +62,8 @@ struct Seen {
 };
 
 // Applies one option's value to config; returns an error line or "".
-std::string apply(int value, const char* arg, BenchConfig& config, Seen& seen) {
+std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchConfig& config, Seen& seen) {
+    auto option_error = [&getopt](int option, std::string_view reason) { return getopt.option_error(option, reason); };
     auto number = [&](std::uint64_t min, std::uint64_t max, auto& field) -> std::string {
         auto parsed = parse_uint(arg, min, max);
         if (auto* error = std::get_if<ParseError>(&parsed)) {
@@ -106,7 +86,7 @@ std::string apply(int value, const char* arg, BenchConfig& config, Seen& seen) {
         if (std::holds_alternative<ParseError>(parsed)) {
             auto check = parse_seconds(arg, 0, 1e300);
             if (std::holds_alternative<ParseError>(check)) {
-                return option_error(value, fmt::format("'{}' is not a number per second", arg));
+                return option_error(value, fmt::format("'{}' is not a number per second", printable(arg)));
             }
             return option_error(value, std::get<ParseError>(parsed).reason);
         }
@@ -116,7 +96,7 @@ std::string apply(int value, const char* arg, BenchConfig& config, Seen& seen) {
     switch (value) {
         case 'H':
             if (!is_address_literal(arg)) {
-                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", arg));
+                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", printable(arg)));
             }
             config.host = arg;
             return {};
@@ -180,7 +160,8 @@ std::string apply(int value, const char* arg, BenchConfig& config, Seen& seen) {
 }
 
 // Errors only visible once all options are in.
-std::string check_combination(const BenchConfig& config, const Seen& seen) {
+std::string check_combination(const GetoptArgs& getopt, const BenchConfig& config, const Seen& seen) {
+    auto option_error = [&getopt](int option, std::string_view reason) { return getopt.option_error(option, reason); };
     if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
         return option_error(seen.ping_only_option, "only applies with --ping");
     }
@@ -202,24 +183,12 @@ std::string check_combination(const BenchConfig& config, const Seen& seen) {
 BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
     BenchCommandLine result;
 
-    // getopt_long permutes argv and keeps global state: give it a private,
-    // writable copy and reset it (optind = 0 asks glibc for a full restart).
-    std::vector<std::string> storage(args.begin(), args.end());
-    std::vector<char*> argv;
-    argv.reserve(storage.size() + 1);
-    for (std::string& s : storage) {
-        argv.push_back(s.data());
-    }
-    argv.push_back(nullptr);
-    int argc = static_cast<int>(storage.size());
-    optind = 0;
-    opterr = 0;
-
+    GetoptArgs getopt("echobench", args, long_options, short_options);
     bool help = false;
     bool version = false;
     Seen seen;
     for (;;) {
-        int c = getopt_long(argc, argv.data(), short_options, long_options, nullptr);
+        int c = getopt.next();
         if (c == -1) {
             break;
         }
@@ -228,21 +197,10 @@ BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
             help = true;
         } else if (c == opt_version) {
             version = true;
-        } else if (c == ':') {
-            error = usage_line(fmt::format("--{}: missing value", long_name(optopt)));
-        } else if (c == '?') {
-            // optopt is the option's value when a known long option was given a
-            // value it does not take; 0 for an unknown long option.
-            const char* given = argv[static_cast<std::size_t>(optind) - 1];
-            if (optopt != 0 && std::string_view(given).starts_with("--")) {
-                error = usage_line(fmt::format("--{}: takes no value", long_name(optopt)));
-            } else if (optopt != 0) {
-                error = usage_line(fmt::format("unknown option '-{}'", static_cast<char>(optopt)));
-            } else {
-                error = usage_line(fmt::format("unknown option '{}'", given));
-            }
+        } else if (c == ':' || c == '?') {
+            error = getopt.malformed(c);
         } else {
-            error = apply(c, optarg, result.config, seen);
+            error = apply(getopt, c, optarg, result.config, seen);
         }
         if (!error.empty()) {
             result.action = BenchCommandLine::Action::usage_error;
@@ -250,9 +208,9 @@ BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
             return result;
         }
     }
-    if (optind < argc) {
+    if (std::string stray = getopt.stray(); !stray.empty()) {
         result.action = BenchCommandLine::Action::usage_error;
-        result.error = usage_line(fmt::format("unexpected argument '{}'", argv[static_cast<std::size_t>(optind)]));
+        result.error = std::move(stray);
         return result;
     }
     if (help) {
@@ -263,7 +221,7 @@ BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
         result.action = BenchCommandLine::Action::version;
         return result;
     }
-    if (std::string error = check_combination(result.config, seen); !error.empty()) {
+    if (std::string error = check_combination(getopt, result.config, seen); !error.empty()) {
         result.action = BenchCommandLine::Action::usage_error;
         result.error = std::move(error);
     }
