@@ -1,8 +1,10 @@
-// libFuzzer target: echod's command-line parser.
+// libFuzzer target: echod's and echobench's command-line parsers.
 //
 // The input is split at NUL bytes into argv. Whatever it holds, parsing must
 // not crash, and its answer must be consistent: a usage error is one line
-// naming echod with the --help hint, and a run's config is within range.
+// naming the program with the --help hint, and a run's config is within
+// range. Config files are not read: the reader is a stub.
+#include "echod/bench_options.h"
 #include "echod/options.h"
 
 #include <cstddef>
@@ -36,7 +38,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         argv.push_back(w.c_str());
     }
 
-    echod::CommandLine result = echod::parse_command_line(argv);
+    auto no_files = [](const std::string&, std::string& error) -> std::optional<std::string> {
+        error = "not in a fuzzer";
+        return std::nullopt;
+    };
+    echod::CommandLine result = echod::parse_command_line(argv, no_files);
     using Action = echod::CommandLine::Action;
     if (result.action == Action::usage_error) {
         check(result.error.starts_with("echod: "));
@@ -50,7 +56,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(!c.listen.empty() && !c.listen.front().empty());
     }
     // The same words again give the same answer: no state left behind.
-    echod::CommandLine again = echod::parse_command_line(argv);
+    echod::CommandLine again = echod::parse_command_line(argv, no_files);
     check(again.action == result.action && again.error == result.error);
+
+    argv[0] = "echobench";
+    echod::BenchCommandLine bench = echod::parse_bench_command_line(argv);
+    if (bench.action == echod::BenchCommandLine::Action::usage_error) {
+        check(bench.error.starts_with("echobench: "));
+        check(bench.error.ends_with(" (see 'echobench --help')"));
+        check(bench.error.find('\n') == std::string::npos);
+    } else {
+        check(bench.error.empty());
+        check(bench.config.connections >= 1 && bench.config.pipeline >= 1 && bench.config.size >= 1);
+    }
     return 0;
 }

@@ -279,6 +279,30 @@ class Systemd(EchodTestCase):
             self.assertTrue(flags & 0o2000000, f"fd {fd} is not close-on-exec")
         self.assert_clean_stop(d)
 
+    def test_under_systemd_socket_activate(self):
+        # systemd's own tool: it listens, and on the first connection execs
+        # echod in its place with the socket on fd 3 and LISTEN_PID set.
+        port = harness.free_port()
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", self.binary],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "systemd-socket-activate did not listen")
+                time.sleep(0.02)
+        with client:
+            client.sendall(b"activated")
+            self.assertEqual(recv_exactly(client, 9, time.monotonic() + 10), b"activated")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(10), 0)
+        err = proc.stderr.read().decode()
+        self.assertIn(f"listening on 127.0.0.1:{port} (backlog 511, buffer 64KiB, socket-activated fd 3", err)
+        self.assertIn("stopped: 1 connections served, 9 bytes echoed", err)
+
     def test_a_datagram_socket_is_refused(self):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind(("127.0.0.1", 0))
