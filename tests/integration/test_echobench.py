@@ -166,6 +166,42 @@ class JsonReport(EchobenchTest):
             self.assertEqual(doc["established"], 4)
             self.assertIsNone(doc["rate"])
 
+    def test_progress_line_on_a_terminal(self):
+        # stderr on a pseudo-terminal: a live line with elapsed time, msgs/s
+        # and p99 so far, redrawn with \r; stdout (a pipe) still gets the JSON.
+        import pty
+        with Echod(ECHOD, "-q") as server:
+            controller, terminal = pty.openpty()
+            try:
+                p = subprocess.Popen([ECHOBENCH, "--json", "-p", str(server.port), "-c", "2", "-d", "1.2",
+                                      "--warmup", "0.2"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=terminal)
+                os.close(terminal)
+                terminal = -1
+                seen = b""
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline:
+                    try:
+                        chunk = os.read(controller, 4096)
+                    except OSError:  # EIO: echobench closed its end
+                        break
+                    if not chunk:
+                        break
+                    seen += chunk
+                out, _ = p.communicate(timeout=20)
+            finally:
+                if terminal >= 0:
+                    os.close(terminal)
+                os.close(controller)
+                if p.poll() is None:
+                    p.kill()
+                    p.wait(5)
+        self.assertEqual(p.returncode, 0, seen)
+        text = seen.decode(errors="replace")
+        self.assertRegex(text, r"\r +[0-9.]+s +measuring +2 conns +[0-9]+ msgs/s +p99 [0-9.]+(us|ms)")
+        self.assertNotIn("Sanitizer", text)
+        self.assertIn("messages", json.loads(out))
+
     def test_table_by_default(self):
         with Echod(ECHOD, "-q") as server:
             r = run_echobench("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0)
