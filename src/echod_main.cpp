@@ -2,6 +2,7 @@
 #include "echod/log.h"
 #include "echod/options.h"
 #include "echod/server.h"
+#include "echod/supervisor.h"
 #include "echod_version.h"
 
 #include <uv.h>
@@ -9,6 +10,29 @@
 #include <fmt/format.h>
 #include <csignal>
 #include <cstdio>
+
+namespace {
+
+// One single-threaded echod: one loop, one server, until it has drained.
+int serve(const echod::Config& config) {
+    uv_loop_t loop;
+    if (int err = uv_loop_init(&loop); err != 0) {
+        echod::log_error("uv_loop_init: {}", uv_strerror(err));
+        return 1;
+    }
+    int status = 0;
+    {
+        echod::Server server(&loop, config);
+        status = server.run();
+    }
+    if (int err = uv_loop_close(&loop); err != 0) {
+        echod::log_error("uv_loop_close: {} (a handle was left open)", uv_strerror(err));
+        return 1;
+    }
+    return status;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     using echod::CommandLine;
@@ -32,19 +56,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
     echod::set_log_level(command.config.log_level);
 
-    uv_loop_t loop;
-    if (int err = uv_loop_init(&loop); err != 0) {
-        echod::log_error("uv_loop_init: {}", uv_strerror(err));
-        return 1;
+    if (command.config.workers > 1) {
+        return echod::run_workers(command.config, serve);
     }
-    int status = 0;
-    {
-        echod::Server server(&loop, command.config);
-        status = server.run();
-    }
-    if (int err = uv_loop_close(&loop); err != 0) {
-        echod::log_error("uv_loop_close: {} (a handle was left open)", uv_strerror(err));
-        return 1;
-    }
-    return status;
+    return serve(command.config);
 }

@@ -32,7 +32,7 @@ std::string format_address(const std::string& literal, std::uint16_t port) {
     return fmt::format("{}:{}", literal, port);
 }
 
-ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, bool reuseaddr) {
+ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, bool reuseaddr, bool reuseport) {
     sockaddr_storage storage{};
     socklen_t length = 0;
     auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
@@ -61,6 +61,10 @@ ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, 
     int on = 1;
     if (reuseaddr && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
         return fail("setsockopt SO_REUSEADDR");
+    }
+    // libuv 1.44 has no flag for SO_REUSEPORT: this is why the socket is ours.
+    if (reuseport && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+        return fail("setsockopt SO_REUSEPORT");
     }
     // '::' means IPv6 only, whatever net.ipv6.bindv6only says, so that an
     // IPv4 listener on the same port is never shadowed by surprise.

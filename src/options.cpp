@@ -26,6 +26,8 @@ enum LongOnly : int {
     opt_metrics_file,
     opt_udp,
     opt_config,
+    opt_reuseport,
+    opt_workers,
 };
 
 constexpr option long_options[] = {
@@ -41,6 +43,8 @@ constexpr option long_options[] = {
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
     {"metrics-file", required_argument, nullptr, opt_metrics_file},
     {"udp", no_argument, nullptr, opt_udp},
+    {"reuseport", no_argument, nullptr, opt_reuseport},
+    {"workers", required_argument, nullptr, opt_workers},
     {"config", required_argument, nullptr, opt_config},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
@@ -112,6 +116,11 @@ std::string apply(int value, const char* arg, Config& config) {
         case opt_udp:
             config.udp = true;
             return {};
+        case opt_reuseport:
+            config.reuseport = true;
+            return {};
+        case opt_workers:
+            return number(1, max_workers, config.workers);
         case opt_reuseaddr:
             config.reuseaddr = true;
             return {};
@@ -185,6 +194,11 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
     if (std::string error = getopt.stray(); !error.empty()) {
         return fail(error);
     }
+    if (result.config.workers > 1 && result.config.udp) {
+        // Workers share TCP through SO_REUSEPORT; UDP sockets would each take
+        // their own datagrams, or fail to bind: not supported yet.
+        return fail(getopt.option_error(opt_workers, "cannot be combined with --udp"));
+    }
     if (help) {
         result.action = CommandLine::Action::help;
     } else if (version) {
@@ -220,7 +234,8 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
         const option* found = nullptr;
         for (const option& o : long_options) {
             if (o.name != nullptr && key == o.name && o.val != opt_config &&
-                (o.has_arg == required_argument || o.val == opt_reuseaddr || o.val == opt_udp)) {
+                (o.has_arg == required_argument || o.val == opt_reuseaddr || o.val == opt_udp ||
+                 o.val == opt_reuseport)) {
                 found = &o;
             }
         }
@@ -232,8 +247,8 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
             if (value == "true") {
                 // as given
             } else if (value == "false") {
-                if (option_value == opt_udp) {
-                    config.udp = false;
+                if (option_value == opt_udp || option_value == opt_reuseport) {
+                    (option_value == opt_udp ? config.udp : config.reuseport) = false;
                     continue;
                 }
                 option_value = opt_no_reuseaddr;
@@ -314,6 +329,12 @@ std::string help_text() {
         "                           SIZE is bytes, or with K/KiB or M/MiB (default {})\n"
         "      --reuseaddr          set SO_REUSEADDR on the listening socket (default)\n"
         "      --no-reuseaddr       do not set SO_REUSEADDR\n"
+        "      --reuseport          set SO_REUSEPORT, so that other processes can\n"
+        "                           listen on the same port (the kernel spreads\n"
+        "                           connections over them)\n"
+        "      --workers N          run N single-threaded echod processes sharing the\n"
+        "                           port (SO_REUSEPORT), 1..256; a parent forwards\n"
+        "                           signals and restarts a worker that dies (default {})\n"
         "      --udp                also serve UDP echo (RFC 862) on the same addresses\n"
         "                           and port; off by default: on a public address a UDP\n"
         "                           echo is a reflection amplifier\n"
@@ -343,7 +364,7 @@ std::string help_text() {
         "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
         "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
         "error.\n",
-        defaults.listen.front(), defaults.port, defaults.backlog, format_size(defaults.buffer_size),
+        defaults.listen.front(), defaults.port, defaults.backlog, format_size(defaults.buffer_size), defaults.workers,
         defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s,
         default_metrics_interval_s, to_string(defaults.log_level));
 }

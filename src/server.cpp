@@ -198,7 +198,7 @@ int Server::start_listening(const std::string& address) {
     listeners_.push_back(std::move(listener));  // owned (and closed) from here on
 
     std::string wanted = format_address(address, config_.port);
-    ListenSocket socket = open_listen_socket(address, config_.port, config_.reuseaddr);
+    ListenSocket socket = open_listen_socket(address, config_.port, config_.reuseaddr, config_.reuseport);
     int err = socket.error;
     const char* call = socket.call;
     if (err == 0) {
@@ -212,7 +212,10 @@ int Server::start_listening(const std::string& address) {
         log_error("cannot listen on {}: {}: {} ({})", wanted, call, uv_strerror(err), uv_err_name(err));
         return -1;
     }
-    return listen_and_announce(tcp, wanted, fmt::format("reuseaddr {}", config_.reuseaddr ? "on" : "off").c_str());
+    return listen_and_announce(
+        tcp, wanted,
+        fmt::format("reuseaddr {}{}", config_.reuseaddr ? "on" : "off", config_.reuseport ? ", reuseport on" : "")
+            .c_str());
 }
 
 int Server::adopt_listener(int fd, std::string& address) {

@@ -23,6 +23,8 @@ struct ListenSocket {
 
 // socket + SO_REUSEADDR (if asked) + IPV6_V6ONLY for IPv6 + bind. The caller
 // adopts fd with uv_tcp_open and listens.
-ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, bool reuseaddr);
+// socket + SO_REUSEADDR/SO_REUSEPORT (if asked) + IPV6_V6ONLY for IPv6 +
+// bind. The caller adopts fd with uv_tcp_open and listens.
+ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, bool reuseaddr, bool reuseport = false);
 
 }  // namespace echod

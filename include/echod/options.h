@@ -22,6 +22,8 @@ struct Config {
     int backlog = 511;                                // listen(2) backlog, 1..65535
     std::size_t buffer_size = 64 * KiB;               // ring capacity per connection, 16 B..256 MiB
     bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
+    bool reuseport = false;                           // SO_REUSEPORT, to share the port with other processes
+    std::uint32_t workers = 1;                        // processes serving the port (SO_REUSEPORT), 1..256
     bool udp = false;                                 // also serve UDP echo (RFC 862) on each address
     std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
     double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
@@ -34,6 +36,7 @@ struct Config {
 inline constexpr std::size_t min_buffer_size = 16;
 inline constexpr std::size_t max_buffer_size = 256 * MiB;
 inline constexpr std::uint32_t max_max_connections = 1000000;
+inline constexpr std::uint32_t max_workers = 256;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
 inline constexpr double max_shutdown_timeout_s = 3600;
 inline constexpr double max_stats_interval_s = 24 * 3600;

@@ -63,6 +63,13 @@ TEST_CASE("every option, long and short, both value spellings") {
         // Given again, it adds an address; the default is replaced, not kept.
         CHECK(config_of({"-l", "127.0.0.1", "--listen", "::1"}).listen == Addresses{"127.0.0.1", "::1"});
     }
+    SUBCASE("reuseport and workers") {
+        CHECK_FALSE(config_of({}).reuseport);
+        CHECK(config_of({"--reuseport"}).reuseport);
+        CHECK(config_of({}).workers == 1);
+        CHECK(config_of({"--workers", "4"}).workers == 4);
+        CHECK(config_of({"--workers=256"}).workers == 256);
+    }
     SUBCASE("udp") {
         CHECK_FALSE(config_of({}).udp);
         CHECK(config_of({"--udp"}).udp);
@@ -142,6 +149,10 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     }
     CHECK(error_of({"--listen", "localhost"}) == usage("--listen: 'localhost' is not an IPv4 or IPv6 address literal"));
     CHECK(error_of({"-l", "1.2.3"}) == usage("--listen: '1.2.3' is not an IPv4 or IPv6 address literal"));
+    CHECK(error_of({"--workers", "0"}) == usage("--workers: 0 is out of range 1..256"));
+    CHECK(error_of({"--workers", "257"}) == usage("--workers: 257 is out of range 1..256"));
+    CHECK(error_of({"--workers", "2", "--udp"}) == usage("--workers: cannot be combined with --udp"));
+    CHECK(error_of({"--reuseport=1"}) == usage("--reuseport: takes no value"));
     CHECK(error_of({"--max-connections", "0"}) == usage("--max-connections: 0 is out of range 1..1000000"));
     CHECK(error_of({"--max-connections", "1000001"}) == usage("--max-connections: 1000001 is out of range 1..1000000"));
     CHECK(error_of({"--idle-timeout", "-1"}) == usage("--idle-timeout: '-1' is not a number of seconds"));
@@ -181,6 +192,8 @@ TEST_CASE("help lists every option with its default") {
     for (const char* text : {"--listen",
                              "--port",
                              "--udp",
+                             "--reuseport",
+                             "--workers",
                              "--backlog",
                              "--buffer-size",
                              "--reuseaddr",
@@ -241,6 +254,8 @@ TEST_CASE("config file: key = value lines with the long option names") {
         "listen = ::1\n"
         "reuseaddr = false\n"
         "udp = true\n"
+        "reuseport = true\n"
+        "workers = 1\n"
         "max-connections = 500\n"
         "idle-timeout = 30\n"
         "shutdown-timeout = 2.5\n"
@@ -255,6 +270,8 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK(c.listen == std::vector<std::string>{"127.0.0.1", "::1"});
     CHECK_FALSE(c.reuseaddr);
     CHECK(c.udp);
+    CHECK(c.reuseport);
+    CHECK(c.workers == 1);
     CHECK(c.max_connections == 500);
     CHECK(c.idle_timeout_s == 30);
     CHECK(c.shutdown_timeout_s == doctest::Approx(2.5));

@@ -1,0 +1,19 @@
+// --workers N: a parent that runs N single-threaded echod workers sharing
+// the port through SO_REUSEPORT. The parent does no I/O: it reserves the
+// port, forks the workers, forwards SIGINT/SIGTERM/SIGUSR1, restarts a worker
+// that dies (with a back-off), and exits once every worker has drained.
+#pragma once
+
+#include "echod/options.h"
+
+#include <functional>
+
+namespace echod {
+
+// run_worker serves with the config it is given (one loop, one thread) and
+// returns its exit status; it runs in a forked child. Returns the parent's
+// exit status: 0 when every worker drained cleanly after the first signal,
+// 1 otherwise (a start-up failure, or a second signal).
+int run_workers(const Config& config, const std::function<int(const Config&)>& run_worker);
+
+}  // namespace echod
