@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace echod {
 
@@ -17,6 +18,7 @@ struct BenchConfig {
         load,         // the benchmark: many connections, a measured window
         ping,         // one connection, one message per interval, one line per reply
         interactive,  // stdin to the server, echoes to stdout
+        merge,        // no network: combine --histogram-out files into one report
     };
     Mode mode = Mode::load;
     std::string host = "127.0.0.1";  // IPv4 or IPv6 address literal
@@ -35,6 +37,8 @@ struct BenchConfig {
     double connect_rate = 10000;     // new connections per second while ramping up
     double interval_s = 1;           // --ping: time between messages
     std::uint64_t count = 0;         // --ping: stop after this many replies; 0: until Ctrl-C
+    std::string histogram_out;       // load or --merge: also write the report with the full histogram here
+    std::vector<std::string> merge_files;  // --merge: the files, in order
 };
 
 // Limits, shared with the help text and the tests.
