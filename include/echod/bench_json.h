@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 namespace echod {
@@ -19,9 +18,10 @@ struct JsonValue {
     enum class Type { null, boolean, number, string, array, object };
     Type type = Type::null;
     bool boolean = false;
-    std::string text;                                       // a string's value, or a number as written
-    std::vector<JsonValue> items;                           // array
-    std::vector<std::pair<std::string, JsonValue>> members;  // object, in order
+    std::string text;               // a string's value, or a number as written
+    std::vector<JsonValue> items;   // array
+    std::vector<std::string> keys;  // object: member names, in order
+    std::vector<JsonValue> values;  // object: their values
 
     // An object's member, or nullptr (also when this is not an object).
     const JsonValue* find(std::string_view key) const;

@@ -42,7 +42,7 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
 std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::string> names, BenchResult& out);
 
 // Files no larger than this are read; a document of 3,840 buckets is ~100 KB.
-inline constexpr std::size_t max_document_size = 16 * 1024 * 1024;
+inline constexpr std::size_t max_document_size = std::size_t{16} * 1024 * 1024;
 
 // Reads path into out. Returns "" or the reason (strerror's words).
 std::string read_text_file(const std::string& path, std::string& out);

@@ -111,8 +111,9 @@ private:
             }
             ++pos_;
             skip_space();
-            out.members.emplace_back(std::move(key), JsonValue{});
-            if (!value(out.members.back().second, depth)) {
+            out.keys.push_back(std::move(key));
+            out.values.emplace_back();
+            if (!value(out.values.back(), depth)) {
                 return false;
             }
             skip_space();
@@ -332,9 +333,9 @@ private:
 }  // namespace
 
 const JsonValue* JsonValue::find(std::string_view key) const {
-    for (const auto& [name, value] : members) {
-        if (name == key) {
-            return &value;
+    for (std::size_t i = 0; i < keys.size() && i < values.size(); ++i) {
+        if (keys[i] == key) {
+            return &values[i];
         }
     }
     return nullptr;

@@ -66,8 +66,8 @@ std::string usage_line(std::string_view what) {
 struct Seen {
     bool ping_only = false;  // --interval or --count
     int ping_only_option = 0;
-    int load_option = 0;      // the first option that only a load run (or --ping) reads
-    int mode_option = 0;      // the last of --ping, --interactive, --merge
+    int load_option = 0;        // the first option that only a load run (or --ping) reads
+    int mode_option = 0;        // the last of --ping, --interactive, --merge
     bool has_argument = false;  // a non-option argument was given
     std::string argument;       // the first one
 };

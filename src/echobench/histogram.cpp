@@ -166,9 +166,10 @@ std::string Histogram::from_json(const JsonValue& value, Histogram& out) {
         }
     }
     if (bits != sub_bucket_bits || top != max_value || slots != bucket_count) {
-        return fmt::format("histogram layout (sub_bucket_bits {}, max_value {}, bucket_count {}) differs from "
-                           "this echobench's ({}, {}, {})",
-                           bits, top, slots, sub_bucket_bits, max_value, bucket_count);
+        return fmt::format(
+            "histogram layout (sub_bucket_bits {}, max_value {}, bucket_count {}) differs from "
+            "this echobench's ({}, {}, {})",
+            bits, top, slots, sub_bucket_bits, max_value, bucket_count);
     }
     const JsonValue* sum_value = value.find("sum");
     long double sum = 0;

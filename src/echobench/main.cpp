@@ -37,8 +37,7 @@ bool open_histogram_out(const echod::BenchConfig& config, echod::AtomicFile& fil
 }
 
 // Writes --histogram-out, if asked for; false after a line on stderr.
-bool write_histogram_out(const echod::BenchConfig& config, echod::AtomicFile& file,
-                         const echod::BenchResult& result) {
+bool write_histogram_out(const echod::BenchConfig& config, echod::AtomicFile& file, const echod::BenchResult& result) {
     if (config.histogram_out.empty()) {
         return true;
     }

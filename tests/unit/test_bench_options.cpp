@@ -134,10 +134,10 @@ TEST_CASE("help and version") {
     CHECK(parse({"-c", "0", "--help"}).action == Action::usage_error);
     std::string help = echod::bench_help_text();
     for (const char* option :
-         {"--host", "--port",     "--connections", "--size",        "--pipeline", "--duration", "--messages",
-          "--rate", "--warmup",   "--no-verify",   "--json",        "--threads",  "--timeout",  "--connect-rate",
-          "--ping", "--interval", "--count",       "--interactive", "--help",     "--version",
-          "--histogram-out", "--merge"}) {
+         {"--host",     "--port",         "--connections",   "--size",      "--pipeline", "--duration",
+          "--messages", "--rate",         "--warmup",        "--no-verify", "--json",     "--threads",
+          "--timeout",  "--connect-rate", "--ping",          "--interval",  "--count",    "--interactive",
+          "--help",     "--version",      "--histogram-out", "--merge"}) {
         CAPTURE(option);
         CHECK(help.find(option) != std::string::npos);
     }
@@ -285,8 +285,8 @@ std::string json_error(std::string_view text) {
 TEST_CASE("JSON reader: the grammar, strictly") {
     using Type = echod::JsonValue::Type;
     echod::JsonValue v;
-    REQUIRE(echod::parse_json(R"( {"a": [1, -2.5e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"], "b": {}} )",
-                              v)
+    REQUIRE(echod::parse_json(
+                R"( {"a": [1, -2.5e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"], "b": {}} )", v)
                 .empty());
     REQUIRE(v.type == Type::object);
     const echod::JsonValue* a = v.find("a");
@@ -308,10 +308,16 @@ TEST_CASE("JSON reader: the grammar, strictly") {
     REQUIRE(echod::parse_json("1e999", v).empty());
     CHECK(v.as_double() == std::nullopt);  // not finite
 
-    for (const char* bad : {"", " ", "{", "}", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{a: 1}", "{\"a\":1}x", "01",
-                            "1.", ".5", "-", "+1", "1e", "NaN", "Infinity", "tru", "nul", "\"abc", "\"\\x\"",
-                            "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\tb\"", "[1 2]", "{\"a\":1,\"a\":2}",
-                            "// c\n1", "'a'", "[1]]"}) {
+    for (const char* bad : {"",          " ",           "{",
+                            "}",         "[1,]",        "{\"a\":1,}",
+                            "{\"a\" 1}", "{a: 1}",      "{\"a\":1}x",
+                            "01",        "1.",          ".5",
+                            "-",         "+1",          "1e",
+                            "NaN",       "Infinity",    "tru",
+                            "nul",       "\"abc",       "\"\\x\"",
+                            "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"",
+                            "\"a\tb\"",  "[1 2]",       "{\"a\":1,\"a\":2}",
+                            "// c\n1",   "'a'",         "[1]]"}) {
         CAPTURE(bad);
         CHECK(json_error(bad).starts_with("at byte "));
     }
@@ -401,8 +407,7 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
         CHECK(refused(with(R"("mismatch": 0)", R"("mismatches": 0)")) == R"(errors: no "mismatch")");
         CHECK(refused(with(R"("runs": 1)", R"("runs": 0)")) == R"("runs" is 0)");
         CHECK(refused(with(R"("rate": null)", R"("rate": 5)")) == R"("rate" is neither null nor an object)");
-        CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") !=
-              std::string::npos);
+        CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
     }
 }
 

@@ -246,9 +246,8 @@ std::string from_json_error(const std::string& text) {
 TEST_CASE("JSON round trip is lossless") {
     SUBCASE("empty") {
         Histogram h;
-        CHECK(h.to_json() ==
-              R"({"unit": "ns", "sub_bucket_bits": 7, "max_value": 68719476735, "bucket_count": 3840, )"
-              R"("count": 0, "min": 0, "max": 0, "saturated": 0, "sum": 0, "buckets": []})");
+        CHECK(h.to_json() == R"({"unit": "ns", "sub_bucket_bits": 7, "max_value": 68719476735, "bucket_count": 3840, )"
+                             R"("count": 0, "min": 0, "max": 0, "saturated": 0, "sum": 0, "buckets": []})");
         check_identical(h, round_trip(h));
     }
     SUBCASE("a few values, the format") {
@@ -256,10 +255,9 @@ TEST_CASE("JSON round trip is lossless") {
         h.record(900);
         h.record(30000);
         h.record(30050);
-        CHECK(h.to_json() ==
-              R"({"unit": "ns", "sub_bucket_bits": 7, "max_value": 68719476735, "bucket_count": 3840, )"
-              R"("count": 3, "min": 900, "max": 30050, "saturated": 0, "sum": 60950, )"
-              R"("buckets": [[481, 1], [1130, 2]]})");
+        CHECK(h.to_json() == R"({"unit": "ns", "sub_bucket_bits": 7, "max_value": 68719476735, "bucket_count": 3840, )"
+                             R"("count": 3, "min": 900, "max": 30050, "saturated": 0, "sum": 60950, )"
+                             R"("buckets": [[481, 1], [1130, 2]]})");
         check_identical(h, round_trip(h));
     }
     SUBCASE("random latencies, saturated values and the extremes") {
