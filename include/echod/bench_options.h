@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace echod {
 
@@ -17,24 +18,27 @@ struct BenchConfig {
         load,         // the benchmark: many connections, a measured window
         ping,         // one connection, one message per interval, one line per reply
         interactive,  // stdin to the server, echoes to stdout
+        merge,        // no network: combine --histogram-out files into one report
     };
     Mode mode = Mode::load;
-    std::string host = "127.0.0.1";  // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;       // 1..65535
-    std::uint32_t connections = 50;  // concurrent connections
-    std::size_t size = 64;           // bytes per message
-    std::uint32_t pipeline = 1;      // messages in flight per connection
-    double duration_s = 10;          // measured window, after warm-up
-    std::uint64_t messages = 0;      // -n: stop after this many instead; 0: use duration_s
-    double rate = 0;                 // open loop: messages/s in total; 0: closed loop
-    double warmup_s = 1;             // traffic before measuring, not counted
-    bool verify = true;              // check every echoed byte
-    bool json = false;               // one JSON object instead of the table
-    std::uint32_t threads = 1;       // event loops (threads) sharing the connections
-    double timeout_s = 5;            // a connection with messages out and no byte back this long is dead
-    double connect_rate = 10000;     // new connections per second while ramping up
-    double interval_s = 1;           // --ping: time between messages
-    std::uint64_t count = 0;         // --ping: stop after this many replies; 0: until Ctrl-C
+    std::string host = "127.0.0.1";        // IPv4 or IPv6 address literal
+    std::uint16_t port = 7007;             // 1..65535
+    std::uint32_t connections = 50;        // concurrent connections
+    std::size_t size = 64;                 // bytes per message
+    std::uint32_t pipeline = 1;            // messages in flight per connection
+    double duration_s = 10;                // measured window, after warm-up
+    std::uint64_t messages = 0;            // -n: stop after this many instead; 0: use duration_s
+    double rate = 0;                       // open loop: messages/s in total; 0: closed loop
+    double warmup_s = 1;                   // traffic before measuring, not counted
+    bool verify = true;                    // check every echoed byte
+    bool json = false;                     // one JSON object instead of the table
+    std::uint32_t threads = 1;             // event loops (threads) sharing the connections
+    double timeout_s = 5;                  // a connection with messages out and no byte back this long is dead
+    double connect_rate = 10000;           // new connections per second while ramping up
+    double interval_s = 1;                 // --ping: time between messages
+    std::uint64_t count = 0;               // --ping: stop after this many replies; 0: until Ctrl-C
+    std::string histogram_out;             // load or --merge: also write the report with the full histogram here
+    std::vector<std::string> merge_files;  // --merge: the files, in order
 };
 
 // Limits, shared with the help text and the tests.

@@ -6,6 +6,7 @@
 #include "echod/histogram.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace echod {
@@ -43,12 +44,19 @@ struct BenchResult {
     BenchErrors errors;
     bool interrupted = false;  // Ctrl-C ended the window early
 
+    // --merge: how many runs this result combines (1 for a run of its own),
+    // and the sum of their rates, which msgs_per_sec() then reports: the
+    // runs are concurrent, so their rates add up (see bench_merge.h).
+    std::uint32_t runs = 1;
+    std::optional<double> summed_msgs_per_sec;
+
     double msgs_per_sec() const;
     double bytes_per_sec() const { return msgs_per_sec() * static_cast<double>(size); }
 };
 
 // One JSON object and a newline: the contract's fields, then "threads",
-// "established", "errors.timeout", "verify", "warmup_s" and "rate".
+// "established", "errors.timeout", "verify", "warmup_s", "rate", "target",
+// "interrupted" and "runs".
 std::string format_json(const BenchResult& result);
 
 // The human-readable report.

@@ -17,9 +17,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace echod {
+
+struct JsonValue;
 
 class Histogram {
 public:
@@ -46,6 +49,24 @@ public:
     // 0 when empty. The rank is ceil(q/100 * count), as a sorted array would
     // give with 1-based ranks.
     std::uint64_t percentile(double q) const;
+
+    // Lossless export, for merging runs from several machines. The JSON
+    // object names the layout (unit, sub_bucket_bits, max_value,
+    // bucket_count), then count, min, max, saturated, sum (ns, for mean())
+    // and the non-empty buckets as [index, count] pairs by index:
+    //   {"unit": "ns", "sub_bucket_bits": 7, "max_value": 68719476735,
+    //    "bucket_count": 3840, "count": 3, "min": 900, "max": 30100,
+    //    "saturated": 0, "sum": 61000, "buckets": [[900, 1], [1129, 2]]}
+    struct Bucket {
+        std::size_t index = 0;
+        std::uint64_t count = 0;
+    };
+    std::vector<Bucket> buckets() const;  // the non-empty ones, by index
+    std::string to_json() const;          // one line, no newline
+    // Replaces the contents with what to_json wrote. Returns "" or why the
+    // value is not such an object (another layout, counts that do not add
+    // up, min or max outside their buckets...); out is unchanged then.
+    static std::string from_json(const JsonValue& value, Histogram& out);
 
     // The bucket layout, public for the tests.
     static std::size_t index_of(std::uint64_t value);

@@ -21,6 +21,8 @@ enum LongOnly : int {
     opt_interactive,
     opt_count,
     opt_version,
+    opt_histogram_out,
+    opt_merge,
 };
 
 constexpr option long_options[] = {
@@ -42,13 +44,18 @@ constexpr option long_options[] = {
     {"interactive", no_argument, nullptr, opt_interactive},
     {"interval", required_argument, nullptr, 'i'},
     {"count", required_argument, nullptr, opt_count},
+    {"histogram-out", required_argument, nullptr, opt_histogram_out},
+    {"merge", no_argument, nullptr, opt_merge},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
 };
 
-// Leading ':' makes getopt report a missing value as ':' rather than '?'.
-constexpr const char* short_options = ":H:p:c:s:P:d:n:r:t:i:h";
+// Leading '-' makes getopt return each non-option argument in order, as the
+// value of option 1 (--merge's files); then ':' makes it report a missing
+// value as ':' rather than '?'.
+constexpr const char* short_options = "-:H:p:c:s:P:d:n:r:t:i:h";
+constexpr int opt_argument = 1;
 
 std::string usage_line(std::string_view what) {
     return echod::usage_line("echobench", what);
@@ -59,6 +66,10 @@ std::string usage_line(std::string_view what) {
 struct Seen {
     bool ping_only = false;  // --interval or --count
     int ping_only_option = 0;
+    int load_option = 0;        // the first option that only a load run (or --ping) reads
+    int mode_option = 0;        // the last of --ping, --interactive, --merge
+    bool has_argument = false;  // a non-option argument was given
+    std::string argument;       // the first one
 };
 
 // Applies one option's value to config; returns an error line or "".
@@ -93,6 +104,29 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
         field = std::get<double>(parsed);
         return {};
     };
+    switch (value) {
+        case 'H':
+        case 'p':
+        case 'c':
+        case 's':
+        case 'P':
+        case 'd':
+        case 'n':
+        case 'r':
+        case opt_warmup:
+        case opt_no_verify:
+        case 't':
+        case opt_timeout:
+        case opt_connect_rate:
+        case 'i':
+        case opt_count:
+            if (seen.load_option == 0) {
+                seen.load_option = value;
+            }
+            break;
+        default:
+            break;
+    }
     switch (value) {
         case 'H':
             if (!is_address_literal(arg)) {
@@ -135,16 +169,33 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
         case opt_connect_rate:
             return per_second(1, 1e7, config.connect_rate);
         case opt_ping:
-            if (config.mode == BenchConfig::Mode::interactive) {
-                return usage_line("--ping: cannot be combined with --interactive");
-            }
-            config.mode = BenchConfig::Mode::ping;
-            return {};
         case opt_interactive:
-            if (config.mode == BenchConfig::Mode::ping) {
-                return usage_line("--interactive: cannot be combined with --ping");
+        case opt_merge: {
+            const BenchConfig::Mode mode = value == opt_ping          ? BenchConfig::Mode::ping
+                                           : value == opt_interactive ? BenchConfig::Mode::interactive
+                                                                      : BenchConfig::Mode::merge;
+            if (config.mode != BenchConfig::Mode::load && config.mode != mode) {
+                return option_error(value, fmt::format("cannot be combined with --{}",
+                                                       config.mode == BenchConfig::Mode::ping          ? "ping"
+                                                       : config.mode == BenchConfig::Mode::interactive ? "interactive"
+                                                                                                       : "merge"));
             }
-            config.mode = BenchConfig::Mode::interactive;
+            config.mode = mode;
+            seen.mode_option = value;
+            return {};
+        }
+        case opt_histogram_out:
+            if (*arg == '\0') {
+                return option_error(value, "empty file name");
+            }
+            config.histogram_out = arg;
+            return {};
+        case opt_argument:
+            if (!seen.has_argument) {
+                seen.has_argument = true;
+                seen.argument = arg;
+            }
+            config.merge_files.emplace_back(arg);
             return {};
         case 'i':
             seen.ping_only = true;
@@ -162,6 +213,19 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
 // Errors only visible once all options are in.
 std::string check_combination(const GetoptArgs& getopt, const BenchConfig& config, const Seen& seen) {
     auto option_error = [&getopt](int option, std::string_view reason) { return getopt.option_error(option, reason); };
+    if (config.mode == BenchConfig::Mode::merge) {
+        if (seen.load_option != 0) {
+            return option_error(seen.load_option, "does not apply with --merge");
+        }
+        if (config.merge_files.empty()) {
+            return option_error(opt_merge, "no files given (echobench --merge FILE...)");
+        }
+        return {};
+    }
+    if ((config.mode == BenchConfig::Mode::ping || config.mode == BenchConfig::Mode::interactive) &&
+        !config.histogram_out.empty()) {
+        return option_error(opt_histogram_out, "only applies to a load run or --merge");
+    }
     if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
         return option_error(seen.ping_only_option, "only applies with --ping");
     }
@@ -208,6 +272,11 @@ BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
             return result;
         }
     }
+    if (result.config.mode != BenchConfig::Mode::merge && seen.has_argument) {
+        result.action = BenchCommandLine::Action::usage_error;
+        result.error = getopt.usage_line(fmt::format("unexpected argument '{}'", printable(seen.argument)));
+        return result;
+    }
     if (std::string stray = getopt.stray(); !stray.empty()) {
         result.action = BenchCommandLine::Action::usage_error;
         result.error = std::move(stray);
@@ -234,6 +303,7 @@ std::string bench_help_text() {
         "Usage: echobench [OPTIONS]\n"
         "       echobench --ping [-i SECONDS] [--count N] [OPTIONS]\n"
         "       echobench --interactive [OPTIONS]\n"
+        "       echobench --merge [--json] [--histogram-out FILE] FILE...\n"
         "\n"
         "A load client for TCP echo servers (echod or any other): it sends messages\n"
         "over many connections, checks that every byte comes back unchanged, and\n"
@@ -266,6 +336,13 @@ std::string bench_help_text() {
         "      --count N            --ping: stop after N replies (default: until Ctrl-C)\n"
         "      --interactive        send stdin to the server and print the echoes on\n"
         "                           stdout, until stdin ends\n"
+        "      --histogram-out FILE also write the report with the full latency\n"
+        "                           histogram (lossless) to FILE, as JSON, for --merge\n"
+        "      --merge FILE...      no load: combine runs written by --histogram-out\n"
+        "                           (e.g. from several load machines, run at the same\n"
+        "                           time) into one report: messages, connections and\n"
+        "                           msgs/s summed, duration the longest, percentiles\n"
+        "                           from the merged histograms; same --size required\n"
         "  -h, --help               print this help and exit\n"
         "      --version            print the version and exit\n"
         "\n"
@@ -273,7 +350,8 @@ std::string bench_help_text() {
         "then the measured window. Progress goes to stderr when it is a terminal;\n"
         "Ctrl-C ends the window early and still reports.\n"
         "Exit status: 0 clean run; 1 when an echoed byte differed, a connection\n"
-        "failed, broke or timed out, or nothing was echoed; 2 usage error.\n",
+        "failed, broke or timed out, or nothing was echoed (--merge: in any run);\n"
+        "2 usage error, or a --merge file that is unreadable or does not fit.\n",
         d.host, d.port, max_connections, d.connections, format_size(max_message_size), format_size(d.size),
         max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads, d.timeout_s, d.connect_rate,
         d.interval_s);

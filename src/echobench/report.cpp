@@ -55,6 +55,9 @@ void BenchErrors::merge(const BenchErrors& other) {
 }
 
 double BenchResult::msgs_per_sec() const {
+    if (summed_msgs_per_sec) {
+        return *summed_msgs_per_sec;
+    }
     return duration_s > 0 ? static_cast<double>(messages) / duration_s : 0.0;
 }
 
@@ -82,21 +85,27 @@ std::string format_json(const BenchResult& r) {
                        R"("latency_us": {{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}}, )"
                        R"("errors": {{"connect": {}, "broken": {}, "mismatch": {}, "timeout": {}}}, )"
                        R"("threads": {}, "established": {}, "verify": {}, "warmup_s": {:.3f}, "rate": {}, )"
-                       R"("target": {}, "interrupted": {}}})"
+                       R"("target": {}, "interrupted": {}, "runs": {}}})"
                        "\n",
                        r.connections, r.size, r.pipeline, finite(r.duration_s), r.messages, finite(r.msgs_per_sec()),
                        finite(r.bytes_per_sec()), json_us(r, h.min()), json_us(r, h.percentile(50)),
                        json_us(r, h.percentile(90)), json_us(r, h.percentile(99)), json_us(r, h.percentile(99.9)),
                        json_us(r, h.max()), r.errors.connect, r.errors.broken, r.errors.mismatch, r.errors.timeout,
-                       r.threads, r.established, r.verify, r.warmup_s, rate, json_string(r.target), r.interrupted);
+                       r.threads, r.established, r.verify, r.warmup_s, rate, json_string(r.target), r.interrupted,
+                       r.runs);
 }
 
 std::string format_table(const BenchResult& r) {
     const Histogram& h = r.latency;
-    std::string out = fmt::format(
-        "echobench {}: {} connections ({} established, {} thread{}), {} messages, pipeline {}, {}\n", r.target,
-        r.connections, r.established, r.threads, r.threads == 1 ? "" : "s", format_size(r.size), r.pipeline,
-        r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"));
+    std::string out = r.runs > 1 ? fmt::format(
+                                       "echobench: {} runs merged (concurrent: msgs/s summed, window the "
+                                       "longest, percentiles from the merged histograms)\n",
+                                       r.runs)
+                                 : std::string();
+    out += fmt::format("echobench {}: {} connections ({} established, {} thread{}), {} messages, pipeline {}, {}\n",
+                       r.target, r.connections, r.established, r.threads, r.threads == 1 ? "" : "s",
+                       format_size(r.size), r.pipeline,
+                       r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"));
     out += fmt::format("  window     {:.3f} s after {:.3f} s warm-up, verify {}{}\n", r.duration_s, r.warmup_s,
                        r.verify ? "on" : "off", r.interrupted ? " (interrupted)" : "");
     out += fmt::format("  messages   {}  {:.1f} msgs/s  {:.2f} MiB/s\n", r.messages, r.msgs_per_sec(),

@@ -1,6 +1,7 @@
 """echobench against the real echod (and against small misbehaving echo
 servers written here): the JSON fields and values, -n, --rate, verification,
-failures and their exit codes, usage errors, --ping and --interactive.
+failures and their exit codes, usage errors, --ping, --interactive, and
+--histogram-out with --merge.
 
     python3 test_echobench.py /path/to/echobench /path/to/echod [TestClass ...]
 
@@ -8,11 +9,13 @@ Standard library only. Every subprocess has a time bound, and everything a
 test starts it stops, by PID or by closing its sockets.
 """
 import json
+import math
 import os
 import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -415,6 +418,184 @@ class Modes(unittest.TestCase):
             r = run_echobench("--interactive", "-p", server.port, input=b"x" * 5000, timeout=15)
             self.assertEqual(r.returncode, 1)
             self.assertIn(b"differed", r.stderr)
+
+
+SUB_BUCKET_BITS = 7
+
+
+def bucket_bounds(index):
+    """Histogram::lowest_of and highest_of, from the layout in histogram.h."""
+    sub = 1 << SUB_BUCKET_BITS
+    if index < 2 * sub:
+        return index, index
+    shift = index // sub - 1
+    low = (index - shift * sub) << shift
+    return low, low + (1 << shift) - 1
+
+
+def percentile_ns(hist, q):
+    """Histogram::percentile over the buckets of a --histogram-out file:
+    rank ceil(q/100 * count), that bucket's midpoint, clamped to [min, max]."""
+    count = hist["count"]
+    rank = min(max(math.ceil(q / 100.0 * count), 1), count)
+    seen = 0
+    for index, n in hist["buckets"]:
+        seen += n
+        if seen >= rank:
+            low, high = bucket_bounds(index)
+            return min(max(low + (high - low) // 2, hist["min"]), hist["max"])
+    return hist["max"]
+
+
+def merged_buckets(*hists):
+    counts = {}
+    for h in hists:
+        for index, n in h["buckets"]:
+            counts[index] = counts.get(index, 0) + n
+    return {"count": sum(h["count"] for h in hists), "min": min(h["min"] for h in hists),
+            "max": max(h["max"] for h in hists), "buckets": sorted([i, n] for i, n in counts.items())}
+
+
+class Merge(unittest.TestCase):
+    """Two runs (as if from two load machines) written with --histogram-out,
+    merged into one report whose percentiles come from every sample."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-merge-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def load(self, name):
+        with open(self.path(name)) as f:
+            return json.load(f)
+
+    def two_runs(self):
+        with Echod(ECHOD, "-q") as server:
+            # One with --json, one printing the table: --histogram-out works with both.
+            r, doc_a = bench_json("-p", server.port, "-c", 2, "-d", 0.4, "--warmup", 0.1,
+                                  "--histogram-out", self.path("a.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            r = run_echobench("-p", server.port, "-c", 3, "-P", 2, "-d", 0.3, "--warmup", 0.1,
+                              "--histogram-out", self.path("b.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn(b"msgs/s", r.stdout)
+        a, b = self.load("a.json"), self.load("b.json")
+        # The file holds the same report --json printed, plus the histogram.
+        self.assertEqual({k: v for k, v in a.items() if k != "histogram"}, doc_a)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["a.json", "b.json"])  # no temporaries left
+        return a, b
+
+    def test_merge_two_runs(self):
+        a, b = self.two_runs()
+        for doc in (a, b):
+            self.assertTrue(CONTRACT_FIELDS <= set(doc), doc)
+            hist = doc["histogram"]
+            self.assertEqual(hist["count"], doc["messages"])
+            self.assertEqual(sum(n for _, n in hist["buckets"]), hist["count"])
+        r, m = bench_json("--merge", self.path("a.json"), self.path("b.json"),
+                          "--histogram-out", self.path("m.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, b"")
+        self.assertTrue(CONTRACT_FIELDS <= set(m), m)
+        self.assertEqual(m["runs"], 2)
+        self.assertEqual(m["messages"], a["messages"] + b["messages"])
+        self.assertEqual(m["connections"], 5)
+        self.assertEqual(m["size"], 64)
+        self.assertEqual(m["pipeline"], 2)
+        self.assertEqual(m["duration_s"], max(a["duration_s"], b["duration_s"]))
+        self.assertAlmostEqual(m["msgs_per_sec"], a["msgs_per_sec"] + b["msgs_per_sec"], delta=0.2)
+        self.assertEqual(m["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+        lat = m["latency_us"]
+        self.assertEqual(list(lat), LATENCY_FIELDS)
+        lo = min(a["latency_us"]["min"], b["latency_us"]["min"])
+        hi = max(a["latency_us"]["max"], b["latency_us"]["max"])
+        self.assertEqual((lat["min"], lat["max"]), (lo, hi))
+        for k in LATENCY_FIELDS:
+            self.assertTrue(lo <= lat[k] <= hi, (k, lat))
+        # Percentiles of the union of samples, rebuilt here from the buckets.
+        union = merged_buckets(a["histogram"], b["histogram"])
+        for key, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+            self.assertEqual(lat[key], float(f"{percentile_ns(union, q) / 1000:.1f}"), key)
+        # --histogram-out of a merge holds the merged histogram: merges compose.
+        mh = self.load("m.json")["histogram"]
+        self.assertEqual(mh["buckets"], union["buckets"])
+        self.assertEqual((mh["count"], mh["min"], mh["max"]), (union["count"], union["min"], union["max"]))
+        r, again = bench_json("--merge", self.path("m.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(again, m)
+        # The table, by default.
+        r = run_echobench("--merge", self.path("a.json"), self.path("b.json"), timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        out = r.stdout.decode()
+        self.assertIn("2 runs merged", out)
+        self.assertRegex(out, r"p99 [0-9.]+(us|ms)")
+
+    def test_bad_files_exit_2_with_one_line(self):
+        a, _ = self.two_runs()
+        with open(self.path("bad.json"), "w") as f:
+            f.write('{"connections": 2')
+        other = dict(a, size=1024, bytes_per_sec=a["msgs_per_sec"] * 1024)
+        with open(self.path("big.json"), "w") as f:
+            json.dump(other, f)
+        layout = dict(a, histogram=dict(a["histogram"], bucket_count=4096))
+        with open(self.path("layout.json"), "w") as f:
+            json.dump(layout, f)
+        plain = {k: v for k, v in a.items() if k != "histogram"}
+        with open(self.path("plain.json"), "w") as f:
+            json.dump(plain, f)
+        cases = [("bad.json", "not JSON"), ("big.json", "message size 1KiB differs"),
+                 ("layout.json", "layout"), ("plain.json", "no \"histogram\""),
+                 ("missing.json", "No such file or directory")]
+        for name, reason in cases:
+            with self.subTest(name=name):
+                r = run_echobench("--merge", self.path("a.json"), self.path(name), timeout=10)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, b"")
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith("echobench: --merge: " + self.path(name) + ": "), err)
+                self.assertIn(reason, err)
+
+    def test_failed_run_makes_the_merge_exit_1(self):
+        # A run against a closed port: nothing echoed, connect errors. Its
+        # file is still written and merges, and the merge says which failed.
+        r = run_echobench("-p", free_port(), "-c", 2, "-d", 0.2, "--histogram-out", self.path("dead.json"),
+                          timeout=10)
+        self.assertEqual(r.returncode, 1)
+        dead = self.load("dead.json")
+        self.assertEqual(dead["histogram"]["buckets"], [])
+        with Echod(ECHOD, "-q") as server:
+            r = run_echobench("-p", server.port, "-c", 2, "-d", 0.2, "--warmup", 0,
+                              "--histogram-out", self.path("ok.json"))
+            self.assertEqual(r.returncode, 0, r.stderr)
+        r, m = bench_json("--merge", self.path("ok.json"), self.path("dead.json"))
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(m["errors"]["connect"], 2)
+        self.assertEqual(m["messages"], self.load("ok.json")["messages"])
+        err = r.stderr.decode()
+        self.assertIn(self.path("dead.json") + ": 2 connection(s) failed to connect", err)
+        self.assertNotIn(self.path("ok.json"), err)
+
+    def test_usage(self):
+        for args, option in ((["--merge"], "--merge"), (["--merge", "a.json", "-c", "2"], "--connections"),
+                             (["--ping", "--histogram-out", "x.json"], "--histogram-out")):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith(f"echobench: {option}: "), err)
+                self.assertIn(HINT, err)
+        # An output path that cannot be written fails before any load.
+        r = run_echobench("-p", free_port(), "--histogram-out", self.path("no/such/dir.json"), timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, b"")
+        self.assertIn(b"--histogram-out", r.stderr)
 
 
 def main():

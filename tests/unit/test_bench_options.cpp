@@ -1,8 +1,15 @@
 // echobench's command line, and the report formats it leads to.
 #include "doctest_include.h"
 
+#include "echod/bench_json.h"
+#include "echod/bench_merge.h"
 #include "echod/bench_options.h"
 #include "echod/bench_report.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include <initializer_list>
 #include <string>
@@ -102,6 +109,17 @@ TEST_CASE("every option, long and short, both value spellings") {
         CHECK(ping.count == 3);
         CHECK(config_of({"--interactive"}).mode == Mode::interactive);
     }
+    SUBCASE("--histogram-out and --merge") {
+        CHECK(config_of({"--histogram-out", "run.json"}).histogram_out == "run.json");
+        CHECK(config_of({"--histogram-out=a.json", "-c", "2", "--json"}).histogram_out == "a.json");
+        BenchConfig merge = config_of({"--merge", "a.json", "b.json", "--json", "--histogram-out", "m.json", "c.json"});
+        CHECK(merge.mode == Mode::merge);
+        CHECK(merge.merge_files == std::vector<std::string>{"a.json", "b.json", "c.json"});
+        CHECK(merge.json);
+        CHECK(merge.histogram_out == "m.json");
+        // Files may come before --merge too, and "-" style names need "./".
+        CHECK(config_of({"x.json", "--merge"}).merge_files == std::vector<std::string>{"x.json"});
+    }
     SUBCASE("a later option overrides an earlier one") {
         CHECK(config_of({"-c", "5", "-c", "7"}).connections == 7);
         CHECK(config_of({"--port=1", "-p", "2"}).port == 2);
@@ -116,9 +134,10 @@ TEST_CASE("help and version") {
     CHECK(parse({"-c", "0", "--help"}).action == Action::usage_error);
     std::string help = echod::bench_help_text();
     for (const char* option :
-         {"--host", "--port",     "--connections", "--size",        "--pipeline", "--duration", "--messages",
-          "--rate", "--warmup",   "--no-verify",   "--json",        "--threads",  "--timeout",  "--connect-rate",
-          "--ping", "--interval", "--count",       "--interactive", "--help",     "--version"}) {
+         {"--host",     "--port",         "--connections",   "--size",      "--pipeline", "--duration",
+          "--messages", "--rate",         "--warmup",        "--no-verify", "--json",     "--threads",
+          "--timeout",  "--connect-rate", "--ping",          "--interval",  "--count",    "--interactive",
+          "--help",     "--version",      "--histogram-out", "--merge"}) {
         CAPTURE(option);
         CHECK(help.find(option) != std::string::npos);
     }
@@ -147,6 +166,22 @@ TEST_CASE("usage errors name the option, in one line") {
     CHECK(error_of({"--ping", "--interactive"}) == usage("--interactive: cannot be combined with --ping"));
     CHECK(error_of({"--count", "3"}) == usage("--count: only applies with --ping"));
     CHECK(error_of({"-i", "1"}) == usage("--interval: only applies with --ping"));
+    CHECK(error_of({"--merge", "--ping"}) == usage("--ping: cannot be combined with --merge"));
+    CHECK(error_of({"--interactive", "--merge", "a"}) == usage("--merge: cannot be combined with --interactive"));
+    CHECK(error_of({"--merge"}) == usage("--merge: no files given (echobench --merge FILE...)"));
+    CHECK(error_of({"--merge", "a.json", "-c", "5"}) == usage("--connections: does not apply with --merge"));
+    CHECK(error_of({"-d", "1", "--merge", "a.json"}) == usage("--duration: does not apply with --merge"));
+    CHECK(error_of({"--merge", "a.json", "--no-verify"}) == usage("--no-verify: does not apply with --merge"));
+    CHECK(error_of({"--merge", "a.json", "--count", "1"}) == usage("--count: does not apply with --merge"));
+    CHECK(error_of({"--histogram-out"}) == usage("--histogram-out: missing value"));
+    CHECK(error_of({"--histogram-out="}) == usage("--histogram-out: empty file name"));
+    CHECK(error_of({"--ping", "--histogram-out", "x"}) ==
+          usage("--histogram-out: only applies to a load run or --merge"));
+    CHECK(error_of({"--interactive", "--histogram-out", "x"}) ==
+          usage("--histogram-out: only applies to a load run or --merge"));
+    CHECK(error_of({"a.json", "b.json"}) == usage("unexpected argument 'a.json'"));
+    CHECK(error_of({"--ping", "a.json"}) == usage("unexpected argument 'a.json'"));
+    CHECK(error_of({"--merge=x"}) == usage("--merge: takes no value"));
     std::string big = error_of({"-c", "1000", "-P", "1024", "-s", "64MiB"});
     CHECK(big.starts_with("echobench: --size: 1000 connections x pipeline 1024 x 64MiB"));
     for (const std::string& e : {error_of({"-c", "0"}), big}) {
@@ -234,4 +269,224 @@ TEST_CASE("report: latency for people") {
     CHECK(echod::format_latency(9100) == "9.1us");
     CHECK(echod::format_latency(12'345'000) == "12.35ms");
     CHECK(echod::format_latency(1'500'000'000) == "1.50s");
+}
+
+// --- The JSON reader ---------------------------------------------------------------
+
+namespace {
+
+std::string json_error(std::string_view text) {
+    echod::JsonValue v;
+    return echod::parse_json(text, v);
+}
+
+}  // namespace
+
+TEST_CASE("JSON reader: the grammar, strictly") {
+    using Type = echod::JsonValue::Type;
+    echod::JsonValue v;
+    REQUIRE(echod::parse_json(
+                R"( {"a": [1, -2.5e3, true, false, null, "x\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00"], "b": {}} )", v)
+                .empty());
+    REQUIRE(v.type == Type::object);
+    const echod::JsonValue* a = v.find("a");
+    REQUIRE(a != nullptr);
+    REQUIRE(a->items.size() == 6);
+    CHECK(a->items[0].as_uint() == 1);
+    CHECK(a->items[1].as_uint() == std::nullopt);
+    CHECK(a->items[1].as_double() == -2500.0);
+    CHECK(a->items[2].boolean);
+    CHECK(a->items[3].type == Type::boolean);
+    CHECK(a->items[4].type == Type::null);
+    CHECK(a->items[5].text == "x\"\\/\b\f\n\r\t\xc3\xa9\xf0\x9f\x98\x80");
+    CHECK(v.find("b")->type == Type::object);
+    CHECK(v.find("c") == nullptr);
+    REQUIRE(echod::parse_json("18446744073709551615", v).empty());
+    CHECK(v.as_uint() == UINT64_MAX);
+    REQUIRE(echod::parse_json("18446744073709551616", v).empty());
+    CHECK(v.as_uint() == std::nullopt);
+    REQUIRE(echod::parse_json("1e999", v).empty());
+    CHECK(v.as_double() == std::nullopt);  // not finite
+
+    for (const char* bad : {"",          " ",           "{",
+                            "}",         "[1,]",        "{\"a\":1,}",
+                            "{\"a\" 1}", "{a: 1}",      "{\"a\":1}x",
+                            "01",        "1.",          ".5",
+                            "-",         "+1",          "1e",
+                            "NaN",       "Infinity",    "tru",
+                            "nul",       "\"abc",       "\"\\x\"",
+                            "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"",
+                            "\"a\tb\"",  "[1 2]",       "{\"a\":1,\"a\":2}",
+                            "// c\n1",   "'a'",         "[1]]"}) {
+        CAPTURE(bad);
+        CHECK(json_error(bad).starts_with("at byte "));
+    }
+    CHECK(json_error("{\"a\": 1,}") == "at byte 8: expected a string key");
+    std::string deep(65, '[');
+    deep += std::string(65, ']');
+    CHECK(json_error(deep).find("nested too deeply") != std::string::npos);
+    std::string ok(64, '[');
+    ok += std::string(64, ']');
+    CHECK(json_error(ok).empty());
+}
+
+// --- --histogram-out documents and --merge ---------------------------------------
+
+namespace {
+
+echod::BenchResult sample_run(std::uint64_t first, std::uint64_t n, std::uint32_t connections, double duration) {
+    echod::BenchResult r;
+    r.target = "127.0.0.1:7007";
+    r.connections = connections;
+    r.established = connections;
+    r.threads = 1;
+    r.size = 64;
+    r.pipeline = 1;
+    r.warmup_s = 1;
+    r.duration_s = duration;
+    r.messages = n;
+    for (std::uint64_t i = 0; i < n; ++i) {
+        r.latency.record(first + (i * 7919) % 100000);
+    }
+    return r;
+}
+
+echod::BenchResult read_back(const echod::BenchResult& r) {
+    echod::BenchResult back;
+    std::string error = echod::parse_histogram_document(echod::format_histogram_document(r), back);
+    INFO(error);
+    REQUIRE(error.empty());
+    return back;
+}
+
+}  // namespace
+
+TEST_CASE("--histogram-out document: the --json object plus the histogram") {
+    echod::BenchResult r = sample_run(10000, 5000, 4, 2.0);
+    std::string doc = echod::format_histogram_document(r);
+    std::string json = echod::format_json(r);
+    // The same object, with one more field at the end.
+    CHECK(doc.starts_with(json.substr(0, json.size() - 2)));
+    CHECK(doc.find(R"(, "histogram": {"unit": "ns", )") != std::string::npos);
+    CHECK(doc.ends_with("]}}\n"));
+    echod::BenchResult back = read_back(r);
+    CHECK(back.connections == 4);
+    CHECK(back.size == 64);
+    CHECK(back.messages == 5000);
+    CHECK(back.duration_s == 2.0);
+    CHECK(back.msgs_per_sec() == 2500.0);
+    CHECK(back.runs == 1);
+    CHECK(back.latency.count() == 5000);
+    CHECK(back.latency.percentile(99) == r.latency.percentile(99));
+    // Read back and written again: the same bytes.
+    CHECK(echod::format_histogram_document(back) == doc);
+
+    SUBCASE("refused: not ours, inconsistent, broken") {
+        auto refused = [](const std::string& text) {
+            echod::BenchResult out;
+            return echod::parse_histogram_document(text, out);
+        };
+        CHECK(refused("").starts_with("not JSON: at byte 0"));
+        CHECK(refused(doc.substr(0, doc.size() / 2)).starts_with("not JSON"));
+        CHECK(refused("[]") == "not a JSON object");
+        CHECK(refused(json).find("no \"histogram\"") != std::string::npos);
+        auto with = [&doc](const std::string& from, const std::string& to) {
+            std::string text = doc;
+            auto at = text.find(from);
+            REQUIRE(at != std::string::npos);
+            return text.replace(at, from.size(), to);
+        };
+        CHECK(refused(with(R"("messages": 5000)", R"("messages": 5001)")).find("\"messages\" is 5001") !=
+              std::string::npos);
+        CHECK(refused(with(R"("size": 64)", R"("size": "64")")) == R"("size" is not a whole number in range)");
+        CHECK(refused(with(R"("connections": 4)", R"("connections": 4294967296)")) ==
+              R"("connections" is not a whole number in range)");
+        CHECK(refused(with(R"("duration_s": 2.000)", R"("duration_s": -1)")) ==
+              R"("duration_s" is not a number of 0 or more)");
+        CHECK(refused(with(R"("verify": true)", R"("verify": 1)")) == R"("verify" is not true or false)");
+        CHECK(refused(with(R"("mismatch": 0)", R"("mismatches": 0)")) == R"(errors: no "mismatch")");
+        CHECK(refused(with(R"("runs": 1)", R"("runs": 0)")) == R"("runs" is 0)");
+        CHECK(refused(with(R"("rate": null)", R"("rate": 5)")) == R"("rate" is neither null nor an object)");
+        CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
+    }
+}
+
+TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
+    echod::BenchResult a = sample_run(10000, 30000, 10, 10.0);
+    echod::BenchResult b = sample_run(50000, 10000, 5, 9.5);
+    b.target = "10.0.0.2:7007";
+    b.pipeline = 4;
+    b.errors.broken = 1;
+    std::vector<echod::BenchResult> runs = {read_back(a), read_back(b)};
+    std::vector<std::string> names = {"a.json", "b.json"};
+    echod::BenchResult m;
+    REQUIRE(echod::merge_runs(runs, names, m).empty());
+    CHECK(m.runs == 2);
+    CHECK(m.messages == 40000);
+    CHECK(m.connections == 15);
+    CHECK(m.established == 15);
+    CHECK(m.threads == 2);
+    CHECK(m.pipeline == 4);
+    CHECK(m.duration_s == 10.0);
+    CHECK(m.msgs_per_sec() == doctest::Approx(3000.0 + 10000.0 / 9.5).epsilon(1e-4));
+    CHECK(m.bytes_per_sec() == doctest::Approx(m.msgs_per_sec() * 64));
+    CHECK(m.errors.broken == 1);
+    CHECK(m.target == "127.0.0.1:7007, 10.0.0.2:7007");
+    CHECK(echod::exit_status(m) == 1);
+    echod::Histogram all = a.latency;
+    all.merge(b.latency);
+    CHECK(m.latency.count() == all.count());
+    CHECK(m.latency.min() == all.min());
+    CHECK(m.latency.max() == all.max());
+    for (double q : {50.0, 90.0, 99.0, 99.9}) {
+        CHECK(m.latency.percentile(q) == all.percentile(q));
+    }
+    std::string json = echod::format_json(m);
+    CHECK(json.find(R"("runs": 2)") != std::string::npos);
+    CHECK(echod::format_table(m).starts_with("echobench: 2 runs merged"));
+
+    SUBCASE("merges compose") {
+        echod::BenchResult again = read_back(m);
+        CHECK(again.runs == 2);
+        std::vector<echod::BenchResult> one = {again};
+        echod::BenchResult m2;
+        REQUIRE(echod::merge_runs(one, names, m2).empty());
+        CHECK(echod::format_histogram_document(m2) == echod::format_histogram_document(again));
+    }
+    SUBCASE("a different message size is refused, naming the file") {
+        runs[1].size = 1024;
+        CHECK(echod::merge_runs(runs, names, m) == "b.json: message size 1KiB differs from a.json's 64B");
+    }
+    SUBCASE("open and closed loop do not mix") {
+        runs[1].rate = 1000;
+        CHECK(echod::merge_runs(runs, names, m).starts_with("b.json: an open-loop run, but a.json is closed-loop"));
+    }
+}
+
+TEST_CASE("files: read whole, written atomically") {
+    char dir_template[] = "/tmp/echobench-test-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    const std::string path = dir + "/run.json";
+    std::string text;
+    CHECK(echod::read_text_file(path, text) == "No such file or directory");
+    {
+        echod::AtomicFile file;
+        REQUIRE(file.open(path).empty());
+        CHECK(echod::read_text_file(path, text) == "No such file or directory");  // not there until commit
+        REQUIRE(file.commit("hello\n").empty());
+    }
+    REQUIRE(echod::read_text_file(path, text).empty());
+    CHECK(text == "hello\n");
+    {
+        echod::AtomicFile file;
+        REQUIRE(file.open(path).empty());
+        // Never committed: the old file stays, the temporary goes.
+    }
+    REQUIRE(echod::read_text_file(path, text).empty());
+    CHECK(text == "hello\n");
+    echod::AtomicFile nowhere;
+    CHECK(nowhere.open(dir + "/no/such/dir/x.json") == "No such file or directory");
+    CHECK(std::remove(path.c_str()) == 0);
+    CHECK(rmdir(dir.c_str()) == 0);  // empty: no temporary left behind
 }
