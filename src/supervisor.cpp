@@ -3,6 +3,9 @@
 #include "echod/listener.h"
 #include "echod/log.h"
 
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -80,9 +83,19 @@ int run_workers(const Config& config, const std::function<int(const Config&)>& r
     sigprocmask(SIG_BLOCK, &signals, &previous);
 
     std::vector<Worker> workers(config.workers);
+    const pid_t parent = ::getpid();
     auto start = [&](Worker& w) {
         pid_t pid = ::fork();
         if (pid == 0) {
+#if defined(__linux__)
+            // A parent killed outright (SIGKILL, OOM) must not leave workers
+            // serving on: they get SIGTERM and drain. Checked once more in
+            // case the parent died before this line.
+            ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (::getppid() != parent) {
+                std::_Exit(1);
+            }
+#endif
             for (int fd : reserved) {
                 ::close(fd);
             }

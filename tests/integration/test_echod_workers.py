@@ -81,6 +81,24 @@ class Workers(EchodTestCase):
             s.close()
         self.assert_clean_stop(d)
 
+    def test_workers_do_not_outlive_a_killed_parent(self):
+        d = self.start_workers(2)
+        workers = children(d.pid)
+        d.proc.kill()  # SIGKILL: the parent cannot forward anything
+        d.proc.wait(10)
+
+        def alive(pid):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    return f.read().split()[2] != "Z"
+            except FileNotFoundError:
+                return False
+
+        def gone():
+            return not any(alive(w) for w in workers)
+        # They get SIGTERM from the kernel and drain (no connections: at once).
+        wait_until(gone, 10, "the orphaned workers to exit")
+
     def test_sigusr1_reaches_every_worker(self):
         d = self.start_workers(2)
         d.signal(signal.SIGUSR1)
