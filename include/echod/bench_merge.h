@@ -15,7 +15,11 @@
 //   rate.target                       summed (open-loop runs only)
 //   verify                            true only if every run verified
 //   interrupted                       true if any run was
-//   target                            the distinct targets, ", "-separated
+//   target, version                   the distinct values, ", "-separated
+//   started_at                        the earliest
+//   phases                            each the latest of the runs
+//   timeline                          msgs and connections summed per second,
+//                                     p99_us null (percentiles do not add up)
 // Runs must agree on the message size, the histogram layout, and open or
 // closed loop (open-loop latency counts from each message's scheduled time,
 // closed-loop from its send: they do not mix).

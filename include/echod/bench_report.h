@@ -3,11 +3,13 @@
 // apart from any network.
 #pragma once
 
+#include "echod/bench_timeline.h"
 #include "echod/histogram.h"
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace echod {
 
@@ -44,6 +46,16 @@ struct BenchResult {
     BenchErrors errors;
     bool interrupted = false;  // Ctrl-C ended the window early
 
+    // Over time, on the run's clock (seconds since echobench started
+    // connecting): when the warm-up traffic began, the measured window, and
+    // one sample per second up to the window's end.
+    double warmup_start_s = 0;
+    double window_start_s = 0;
+    double window_end_s = 0;
+    std::vector<TimelineSample> timeline;
+    std::string started_at;  // the run's start, UTC, ISO 8601 ("2026-11-30T01:27:32Z")
+    std::string version;     // echobench's
+
     // --merge: how many runs this result combines (1 for a run of its own),
     // and the sum of their rates, which msgs_per_sec() then reports: the
     // runs are concurrent, so their rates add up (see bench_merge.h).
@@ -56,7 +68,7 @@ struct BenchResult {
 
 // One JSON object and a newline: the contract's fields, then "threads",
 // "established", "errors.timeout", "verify", "warmup_s", "rate", "target",
-// "interrupted" and "runs".
+// "interrupted", "runs", "version", "started_at", "phases" and "timeline".
 std::string format_json(const BenchResult& result);
 
 // The human-readable report.

@@ -13,11 +13,14 @@
 // controller's progress and -n checks, and copies its histogram under a
 // mutex a few times a second for the progress line only. The window is a pair
 // of timestamps set by the controller; a message counts when its echo
-// completes inside it, on whichever thread.
+// completes inside it, on whichever thread. Each second a worker also hands
+// its timeline interval (bench_timeline.h) to the controller, under another
+// mutex: once a second, never per message.
 #pragma once
 
 #include "echod/bench_options.h"
 #include "echod/bench_report.h"
+#include "echod/bench_timeline.h"
 #include "echod/histogram.h"
 #include "echod/pattern.h"
 
@@ -39,6 +42,7 @@ enum class Phase : int { connecting, warmup, measuring, draining, aborting };
 
 // Written by the controller, read by every worker.
 struct RunControl {
+    std::uint64_t run_start_ns = 0;  // the timeline's zero; set before any worker starts
     std::atomic<Phase> phase{Phase::connecting};
     std::atomic<std::uint64_t> traffic_start_ns{0};          // open loop: the schedule's zero
     std::atomic<std::uint64_t> window_start_ns{UINT64_MAX};  // messages count from here...
@@ -67,6 +71,8 @@ public:
     std::uint64_t measured() const { return measured_.load(std::memory_order_relaxed); }
     bool finished() const { return finished_.load(std::memory_order_acquire); }
     void merge_snapshot_into(Histogram& out);  // the window's histogram, a moment ago
+    // Moves the timeline intervals closed since the last call into out.
+    void take_intervals(std::vector<TimelineInterval>& out);
 
     // After join().
     const Histogram& histogram() const { return histogram_; }
@@ -81,8 +87,14 @@ public:
     bool traffic_started() const { return traffic_started_; }
     bool open_loop() const { return config_.rate > 0; }
     std::uint64_t scheduled_ns(std::uint32_t index, std::uint64_t seq) const;
-    bool in_window(std::uint64_t now_ns) const;
-    void count_echo(bool counted, std::uint64_t latency_ns);
+    // Where an echo completing at now_ns falls; once per read, before
+    // count_echo for each message it completes.
+    struct EchoTime {
+        bool measured = false;  // inside the measured window: counts in the result
+        bool recorded = false;  // before the window's end: counts in the timeline
+    };
+    EchoTime echo_time(std::uint64_t now_ns);
+    void count_echo(EchoTime when, std::uint64_t latency_ns);
     void count_connected();
     void count_connect_failed(const std::string& reason);
     void count_broken(const std::string& reason);
@@ -103,6 +115,8 @@ private:
     void handle_schedule();
     void arm_schedule(std::uint64_t at_ns);
     void maybe_finish();
+    void roll_timeline(std::uint64_t now_ns);  // closes the intervals that ended by now_ns
+    void close_interval();                     // hands interval_ over, starts the next
 
     uv_loop_t loop_{};
     uv_async_t wake_{};          // the controller changed the phase
@@ -132,6 +146,7 @@ private:
     std::uint32_t next_connect_ = 0;  // clients_[next_connect_] connects next
     std::uint32_t connecting_ = 0;    // connects in flight
     std::uint64_t drain_deadline_ns_ = 0;
+    std::uint32_t open_at_drain_ = 0;  // open connections when draining began
     std::uint64_t last_snapshot_ns_ = 0;
     std::uint32_t closed_ = 0;  // clients closed
 
@@ -147,6 +162,8 @@ private:
     std::uint64_t measured_local_ = 0;
     std::uint64_t echoed_local_ = 0;
     int loop_close_status_ = 0;
+    TimelineInterval interval_;          // the second being counted
+    std::uint64_t interval_end_ns_ = 0;  // when it closes
 
     // Published for the controller.
     std::atomic<std::uint32_t> established_{0};
@@ -157,6 +174,8 @@ private:
     std::atomic<bool> finished_{false};
     std::mutex snapshot_mutex_;  // guards snapshot_ only; never taken per message
     Histogram snapshot_;
+    std::mutex timeline_mutex_;                       // guards closed_intervals_; taken once a second
+    std::vector<TimelineInterval> closed_intervals_;  // for the controller's next take_intervals
 };
 
 // Runs a load test as config says; fills result. Returns 0, or 1 with a line

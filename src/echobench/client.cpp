@@ -184,7 +184,7 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
     // One clock read per read(2): every message it completes ends now.
     const std::uint64_t now = uv_hrtime();
-    const bool counted = worker_.in_window(now);
+    const Worker::EchoTime when = worker_.echo_time(now);
     last_progress_ns_ = now;
     std::span<const std::byte> data(reinterpret_cast<const std::byte*>(buf->base), static_cast<std::size_t>(nread));
     while (!data.empty()) {
@@ -204,7 +204,7 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
                 fmt::format("connection {} message {}: echoed bytes differ from those sent", id_, seq));
         } else {
             std::uint64_t base = latency_base_ns_[seq % pipeline_];
-            worker_.count_echo(counted, now > base ? now - base : 0);
+            worker_.count_echo(when, now > base ? now - base : 0);
         }
     }
     if (state_ == State::open) {

@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     echod::BenchResult result;
+    result.version = ECHOD_VERSION;
     int run_status = echod::run_load(config, result);
     if (run_status != 0 && result.target.empty()) {
         return run_status;  // nothing ran: the reason is on stderr already

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <vector>
@@ -70,7 +71,7 @@ public:
     }
 
     void fail(std::string reason) {
-        if (error.empty()) {
+        if (error.empty() && !reason.empty()) {
             error = std::move(reason);
         }
     }
@@ -80,6 +81,42 @@ public:
 private:
     const JsonValue& object_;
 };
+
+// "timeline": an array of samples as format_json writes them, in order from
+// t = 0; "" or the reason.
+std::string parse_timeline(const JsonValue& array, std::vector<TimelineSample>& out) {
+    if (array.type != JsonValue::Type::array) {
+        return "\"timeline\" is not an array";
+    }
+    for (std::size_t i = 0; i < array.items.size(); ++i) {
+        const JsonValue& item = array.items[i];
+        if (item.type != JsonValue::Type::object) {
+            return fmt::format("timeline[{}] is not an object", i);
+        }
+        TimelineSample sample;
+        Fields f(item);
+        f.number("t", sample.t_s);
+        f.number("dt", sample.dt_s);
+        f.uint("msgs", sample.msgs);
+        f.uint("connections", sample.connections);
+        if (const JsonValue* p99 = f.get("p99_us"); p99 != nullptr && p99->type != JsonValue::Type::null) {
+            auto us = p99->as_double();
+            if (!us || *us < 0) {
+                f.fail("\"p99_us\" is neither null nor a number of 0 or more");
+            } else {
+                sample.p99_ns = static_cast<std::uint64_t>(std::llround(*us * 1000.0));
+            }
+        }
+        if (!f.error.empty()) {
+            return fmt::format("timeline[{}]: {}", i, f.error);
+        }
+        if (sample.t_s != static_cast<double>(i) || sample.dt_s > 1) {
+            return fmt::format("timeline[{}]: not the sample of second {}", i, i);
+        }
+        out.push_back(sample);
+    }
+    return {};
+}
 
 std::string errno_text(int err) {
     return std::strerror(err);
@@ -152,6 +189,33 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
             }
         }
     }
+    // Written since echobench 0.1.0 gained --report; older files have none.
+    auto optional_string = [&f, &doc](const char* name, std::string& field) {
+        if (const JsonValue* v = doc.find(name); v != nullptr) {
+            if (v->type != JsonValue::Type::string) {
+                f.fail(fmt::format("\"{}\" is not a string", name));
+            }
+            field = v->text;
+        }
+    };
+    optional_string("version", r.version);
+    optional_string("started_at", r.started_at);
+    if (const JsonValue* phases = doc.find("phases"); phases != nullptr) {
+        Fields p(*phases);
+        if (phases->type != JsonValue::Type::object) {
+            f.fail("\"phases\" is not an object");
+        } else {
+            p.number("warmup_start_s", r.warmup_start_s);
+            p.number("window_start_s", r.window_start_s);
+            p.number("window_end_s", r.window_end_s);
+            if (!p.error.empty()) {
+                f.fail("phases: " + p.error);
+            }
+        }
+    }
+    if (const JsonValue* timeline = doc.find("timeline"); timeline != nullptr && f.error.empty()) {
+        f.fail(parse_timeline(*timeline, r.timeline));
+    }
     if (!f.error.empty()) {
         return f.error;
     }
@@ -183,6 +247,8 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
     m.verify = true;
     double rate_sum = 0;
     std::vector<std::string> targets;
+    std::vector<std::string> versions;
+    std::vector<std::vector<TimelineSample>> timelines;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const BenchResult& r = runs[i];
         const std::string& name = i < names.size() ? names[i] : std::string("?");
@@ -213,6 +279,16 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
         m.interrupted = m.interrupted || r.interrupted;
         m.errors.merge(r.errors);
         m.latency.merge(r.latency);
+        m.warmup_start_s = std::max(m.warmup_start_s, r.warmup_start_s);
+        m.window_start_s = std::max(m.window_start_s, r.window_start_s);
+        m.window_end_s = std::max(m.window_end_s, r.window_end_s);
+        if (m.started_at.empty() || (!r.started_at.empty() && r.started_at < m.started_at)) {
+            m.started_at = r.started_at;  // the earliest; ISO 8601 in UTC sorts as text
+        }
+        if (std::find(versions.begin(), versions.end(), r.version) == versions.end()) {
+            versions.push_back(r.version);
+        }
+        timelines.push_back(r.timeline);
         rate_sum += r.msgs_per_sec();
         if (std::find(targets.begin(), targets.end(), r.target) == targets.end()) {
             targets.push_back(r.target);
@@ -222,6 +298,10 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
     for (const std::string& t : targets) {
         m.target += m.target.empty() ? t : ", " + t;
     }
+    for (const std::string& v : versions) {
+        m.version += m.version.empty() ? v : ", " + v;
+    }
+    m.timeline = merge_timelines(timelines);
     out = std::move(m);
     return {};
 }

@@ -23,6 +23,13 @@ double finite(double x) {
     return std::isfinite(x) ? x : 0.0;
 }
 
+// One sample of "timeline": {"t": 3, "dt": 1, "msgs": 231012, "p99_us": 41.2, "connections": 50}.
+std::string json_sample(const TimelineSample& s) {
+    return fmt::format(
+        R"({{"t": {:.0f}, "dt": {:.3f}, "msgs": {}, "p99_us": {}, "connections": {}}})", s.t_s, finite(s.dt_s), s.msgs,
+        s.p99_ns ? fmt::format("{:.1f}", static_cast<double>(*s.p99_ns) / 1000.0) : "null", s.connections);
+}
+
 std::string json_string(std::string_view text) {
     std::string out = "\"";
     for (char c : text) {
@@ -74,6 +81,10 @@ std::string format_latency(std::uint64_t ns) {
 
 std::string format_json(const BenchResult& r) {
     const Histogram& h = r.latency;
+    std::string timeline;
+    for (const TimelineSample& sample : r.timeline) {
+        timeline += (timeline.empty() ? "" : ", ") + json_sample(sample);
+    }
     std::string rate = "null";
     if (r.rate > 0) {
         double achieved = r.msgs_per_sec();
@@ -85,14 +96,17 @@ std::string format_json(const BenchResult& r) {
                        R"("latency_us": {{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}}, )"
                        R"("errors": {{"connect": {}, "broken": {}, "mismatch": {}, "timeout": {}}}, )"
                        R"("threads": {}, "established": {}, "verify": {}, "warmup_s": {:.3f}, "rate": {}, )"
-                       R"("target": {}, "interrupted": {}, "runs": {}}})"
+                       R"("target": {}, "interrupted": {}, "runs": {}, "version": {}, "started_at": {}, )"
+                       R"("phases": {{"warmup_start_s": {:.3f}, "window_start_s": {:.3f}, "window_end_s": {:.3f}}}, )"
+                       R"("timeline": [{}]}})"
                        "\n",
                        r.connections, r.size, r.pipeline, finite(r.duration_s), r.messages, finite(r.msgs_per_sec()),
                        finite(r.bytes_per_sec()), json_us(r, h.min()), json_us(r, h.percentile(50)),
                        json_us(r, h.percentile(90)), json_us(r, h.percentile(99)), json_us(r, h.percentile(99.9)),
                        json_us(r, h.max()), r.errors.connect, r.errors.broken, r.errors.mismatch, r.errors.timeout,
                        r.threads, r.established, r.verify, r.warmup_s, rate, json_string(r.target), r.interrupted,
-                       r.runs);
+                       r.runs, json_string(r.version), json_string(r.started_at), finite(r.warmup_start_s),
+                       finite(r.window_start_s), finite(r.window_end_s), timeline);
 }
 
 std::string format_table(const BenchResult& r) {

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <ctime>
 
 namespace echod {
 namespace {
@@ -21,6 +22,7 @@ namespace {
 constexpr std::size_t read_buffer_size = 256 * KiB;
 constexpr std::uint64_t tick_ms = 10;
 constexpr std::uint64_t ms = 1000000;  // in ns
+constexpr std::uint64_t second_ns = 1000 * ms;
 // Connects in flight per worker: a burst of SYNs beyond the server's backlog
 // would only turn into retransmits and skewed connect times.
 constexpr std::uint32_t max_pending_connects = 256;
@@ -35,6 +37,16 @@ T* owner(const void* data) {
 
 std::uint64_t to_ns(double seconds) {
     return static_cast<std::uint64_t>(seconds * 1e9);
+}
+
+// "2026-11-30T01:27:32Z": when the run started, for the report.
+std::string utc_now_iso8601() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
 }
 
 }  // namespace
@@ -115,10 +127,13 @@ void Worker::run() {
     }
     start_ns_ = uv_hrtime();
     last_snapshot_ns_ = start_ns_;
+    interval_end_ns_ = control_.run_start_ns + second_ns;
     uv_timer_start(&tick_, on_tick, 0, tick_ms);
     handle_phase();  // the phase may have moved before the thread ran
     uv_run(&loop_, UV_RUN_DEFAULT);
     loop_close_status_ = uv_loop_close(&loop_);
+    roll_timeline(uv_hrtime());
+    close_interval();  // the last, partial one
     {
         std::lock_guard lock(snapshot_mutex_);
         snapshot_ = histogram_;
@@ -135,6 +150,7 @@ void Worker::handle_phase() {
     if (phase >= Phase::draining) {
         if (!draining_) {
             draining_ = true;
+            open_at_drain_ = open_.load(std::memory_order_relaxed);
             drain_deadline_ns_ = uv_hrtime() + drain_grace_ns;
             if (schedule_fd_ >= 0) {
                 uv_poll_stop(&schedule_poll_);
@@ -170,6 +186,7 @@ void Worker::on_tick(uv_timer_t* handle) {
 
 void Worker::handle_tick() {
     const std::uint64_t now = uv_hrtime();
+    roll_timeline(now);  // a second without echoes is a sample too
     if (!draining_ && next_connect_ < clients_.size()) {
         // A steady rate, not a burst: this worker's share of --connect-rate.
         double per_ns = config_.connect_rate * client_count_ / config_.connections / 1e9;
@@ -251,15 +268,22 @@ uv_buf_t Worker::read_buffer() {
     return uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()), static_cast<unsigned>(read_buffer_.size()));
 }
 
-bool Worker::in_window(std::uint64_t now_ns) const {
-    return now_ns >= control_.window_start_ns.load(std::memory_order_relaxed) &&
-           now_ns < control_.window_end_ns.load(std::memory_order_relaxed);
+Worker::EchoTime Worker::echo_time(std::uint64_t now_ns) {
+    if (now_ns >= interval_end_ns_) {
+        roll_timeline(now_ns);
+    }
+    const std::uint64_t end = control_.window_end_ns.load(std::memory_order_relaxed);
+    return {now_ns >= control_.window_start_ns.load(std::memory_order_relaxed) && now_ns < end, now_ns < end};
 }
 
-void Worker::count_echo(bool counted, std::uint64_t latency_ns) {
+void Worker::count_echo(EchoTime when, std::uint64_t latency_ns) {
     // Single writer: a plain store, no read-modify-write on a shared line.
     echoed_.store(++echoed_local_, std::memory_order_relaxed);
-    if (counted) {
+    if (when.recorded) {
+        ++interval_.msgs;
+        interval_.latency.record(latency_ns);
+    }
+    if (when.measured) {
         histogram_.record(latency_ns);
         measured_.store(++measured_local_, std::memory_order_relaxed);
     }
@@ -343,6 +367,35 @@ void Worker::merge_snapshot_into(Histogram& out) {
     out.merge(snapshot_);
 }
 
+void Worker::roll_timeline(std::uint64_t now_ns) {
+    while (now_ns >= interval_end_ns_) {
+        close_interval();
+        interval_end_ns_ += second_ns;
+    }
+}
+
+void Worker::close_interval() {
+    // After the window the connections close one by one; the timeline ends
+    // with the window, so it shows them as they were when it ended.
+    interval_.connections = draining_ ? open_at_drain_ : open_.load(std::memory_order_relaxed);
+    TimelineInterval done = interval_;  // the copy (30 KiB) outside the lock
+    {
+        std::lock_guard lock(timeline_mutex_);
+        closed_intervals_.push_back(std::move(done));
+    }
+    ++interval_.index;
+    interval_.msgs = 0;
+    interval_.latency.reset();
+}
+
+void Worker::take_intervals(std::vector<TimelineInterval>& out) {
+    std::lock_guard lock(timeline_mutex_);
+    for (TimelineInterval& interval : closed_intervals_) {
+        out.push_back(std::move(interval));
+    }
+    closed_intervals_.clear();
+}
+
 // --- Controller --------------------------------------------------------------
 
 namespace {
@@ -351,7 +404,7 @@ namespace {
 class Controller {
 public:
     Controller(const BenchConfig& config, RunControl& control, std::vector<std::unique_ptr<Worker>>& workers)
-        : config_(config), control_(control), workers_(workers) {}
+        : config_(config), control_(control), workers_(workers), timeline_(workers.size()) {}
 
     int run(BenchResult& result);
 
@@ -365,6 +418,8 @@ private:
     void set_phase(Phase phase);
     void end_window(std::uint64_t now);
     void show_progress(std::uint64_t now, bool last);
+    void collect_timeline();
+    void fill_timeline(BenchResult& result, std::uint64_t end_ns);
 
     template <typename F>
     std::uint64_t sum(F f) const {
@@ -393,6 +448,9 @@ private:
     std::uint64_t started_ns_ = 0;
     std::uint64_t last_progress_ns_ = 0;
     std::uint64_t last_echoed_ = 0;
+    // The workers' seconds, added up as they come in.
+    TimelineMerger timeline_;
+    std::vector<TimelineInterval> intervals_;  // reused by collect_timeline
 };
 
 int Controller::run(BenchResult& result) {
@@ -410,6 +468,8 @@ int Controller::run(BenchResult& result) {
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     progress_ = isatty(STDERR_FILENO) == 1;
     started_ns_ = last_progress_ns_ = uv_hrtime();
+    control_.run_start_ns = started_ns_;
+    result.started_at = utc_now_iso8601();
     // -n is checked here, so its overshoot is what one tick echoes.
     uv_timer_start(&tick_, on_tick, 1, config_.messages > 0 ? 1 : tick_ms);
     for (auto& w : workers_) {
@@ -442,7 +502,30 @@ int Controller::run(BenchResult& result) {
         result.duration_s = static_cast<double>(window_end_ns_ - window_start_ns_) / 1e9;
     }
     result.interrupted = interrupted_;
+    fill_timeline(result, uv_hrtime());
     return status;
+}
+
+void Controller::collect_timeline() {
+    for (auto& w : workers_) {
+        w->take_intervals(intervals_);
+    }
+    for (const TimelineInterval& interval : intervals_) {
+        timeline_.add(interval);
+    }
+    intervals_.clear();
+}
+
+void Controller::fill_timeline(BenchResult& result, std::uint64_t end_ns) {
+    collect_timeline();  // the workers have stopped: their last intervals are in
+    auto seconds = [this, end_ns](std::uint64_t at_ns) {
+        // A phase that never came (nothing connected) is put at the end.
+        return static_cast<double>(std::min(at_ns, end_ns) - started_ns_) / 1e9;
+    };
+    result.warmup_start_s = seconds(traffic_start_ns_ == 0 ? UINT64_MAX : traffic_start_ns_);
+    result.window_start_s = seconds(window_start_ns_);
+    result.window_end_s = seconds(window_end_ns_);
+    result.timeline = timeline_.finish(result.window_end_s);
 }
 
 void Controller::set_phase(Phase phase) {
@@ -464,6 +547,7 @@ void Controller::end_window(std::uint64_t now) {
 
 void Controller::handle_tick() {
     const std::uint64_t now = uv_hrtime();
+    collect_timeline();
     switch (phase_) {
         case Phase::connecting:
             if (sum([](const Worker& w) { return w.settled(); }) < config_.connections) {

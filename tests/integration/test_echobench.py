@@ -169,6 +169,32 @@ class JsonReport(EchobenchTest):
             self.assertEqual(doc["established"], 4)
             self.assertIsNone(doc["rate"])
 
+    def test_timeline_one_sample_per_second(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 3, "-d", 2.5, "--warmup", 1)
+        self.assertClean(r)
+        phases, timeline = doc["phases"], doc["timeline"]
+        self.assertAlmostEqual(phases["window_start_s"] - phases["warmup_start_s"], 1.0, delta=0.002)
+        self.assertAlmostEqual(phases["window_end_s"] - phases["window_start_s"], doc["duration_s"], delta=0.002)
+        self.assertLess(phases["warmup_start_s"], 0.9)  # 3 connections take milliseconds
+        # Seconds 0, 1, ... on the run's clock, up to the window's end, the last cut there.
+        self.assertEqual([s["t"] for s in timeline], list(range(len(timeline))))
+        self.assertEqual(len(timeline), math.ceil(phases["window_end_s"]))
+        last = timeline[-1]
+        self.assertAlmostEqual(last["t"] + last["dt"], phases["window_end_s"], delta=0.002)
+        self.assertTrue(all(s["dt"] == 1 for s in timeline[:-1]), timeline)
+        self.assertEqual(set(timeline[0]), {"t", "dt", "msgs", "p99_us", "connections"})
+        # Every second of traffic echoed, with a p99 within the run's latencies.
+        for s in timeline:
+            self.assertGreater(s["msgs"], 0, timeline)
+            self.assertEqual(s["connections"], 3, timeline)
+            self.assertTrue(doc["latency_us"]["min"] * 0.5 <= s["p99_us"] <= 2e6, (s, doc["latency_us"]))
+        # The window's messages are among those of the timeline, which also
+        # holds the warm-up's.
+        self.assertGreaterEqual(sum(s["msgs"] for s in timeline), doc["messages"])
+        self.assertIsInstance(doc["version"], str)
+        self.assertRegex(doc["started_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
     def test_progress_line_on_a_terminal(self):
         # stderr on a pseudo-terminal: a live line with elapsed time, msgs/s
         # and p99 so far, redrawn with \r; stdout (a pipe) still gets the JSON.

@@ -348,6 +348,15 @@ echod::BenchResult sample_run(std::uint64_t first, std::uint64_t n, std::uint32_
     for (std::uint64_t i = 0; i < n; ++i) {
         r.latency.record(first + (i * 7919) % 100000);
     }
+    r.version = "0.1.0";
+    r.started_at = "2026-11-30T01:00:00Z";
+    r.warmup_start_s = 0.25;
+    r.window_start_s = 1.25;
+    r.window_end_s = 1.25 + duration;
+    for (std::uint64_t k = 0; static_cast<double>(k) < r.window_end_s; ++k) {
+        double dt = std::min(1.0, r.window_end_s - static_cast<double>(k));
+        r.timeline.push_back({static_cast<double>(k), dt, n / 4 + k, first + k * 1000, connections});
+    }
     return r;
 }
 
@@ -378,6 +387,16 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
     CHECK(back.runs == 1);
     CHECK(back.latency.count() == 5000);
     CHECK(back.latency.percentile(99) == r.latency.percentile(99));
+    CHECK(back.version == "0.1.0");
+    CHECK(back.started_at == "2026-11-30T01:00:00Z");
+    CHECK(back.warmup_start_s == 0.25);
+    CHECK(back.window_end_s == 3.25);
+    REQUIRE(back.timeline.size() == 4);
+    CHECK(back.timeline[3].t_s == 3);
+    CHECK(back.timeline[3].dt_s == 0.25);
+    CHECK(back.timeline[3].msgs == r.timeline[3].msgs);
+    CHECK(back.timeline[3].p99_ns == r.timeline[3].p99_ns);
+    CHECK(back.timeline[3].connections == 4);
     // Read back and written again: the same bytes.
     CHECK(echod::format_histogram_document(back) == doc);
 
@@ -408,6 +427,29 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
         CHECK(refused(with(R"("runs": 1)", R"("runs": 0)")) == R"("runs" is 0)");
         CHECK(refused(with(R"("rate": null)", R"("rate": 5)")) == R"("rate" is neither null nor an object)");
         CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
+        CHECK(refused(with(R"("timeline": [)", R"("timeline": {)")).starts_with("not JSON"));
+        CHECK(refused(with(R"({"t": 1, )", R"({"t": 2, )")) == "timeline[1]: not the sample of second 1");
+        CHECK(refused(with(R"("p99_us": 11.0)", R"("p99_us": "11")")) ==
+              R"(timeline[1]: "p99_us" is neither null nor a number of 0 or more)");
+        CHECK(refused(with(R"("phases": {)", R"("phases": {"x": 1, )")).empty());  // more fields may come
+        CHECK(refused(with(R"("window_end_s": 3.250)", R"("window_end": 3.250)")) == R"(phases: no "window_end_s")");
+    }
+    SUBCASE("files from before the timeline still read") {
+        echod::BenchResult old = r;
+        old.timeline.clear();
+        std::string text = echod::format_histogram_document(old);
+        for (const char* field : {R"("version": "0.1.0", )", R"("started_at": "2026-11-30T01:00:00Z", )",
+                                  R"("phases": {"warmup_start_s": 0.250, "window_start_s": 1.250, )"
+                                  R"("window_end_s": 3.250}, )",
+                                  R"("timeline": [], )"}) {
+            auto at = text.find(field);
+            REQUIRE(at != std::string::npos);
+            text.erase(at, std::string_view(field).size());
+        }
+        echod::BenchResult out;
+        CHECK(echod::parse_histogram_document(text, out).empty());
+        CHECK(out.timeline.empty());
+        CHECK(out.version.empty());
     }
 }
 
@@ -433,6 +475,13 @@ TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
     CHECK(m.errors.broken == 1);
     CHECK(m.target == "127.0.0.1:7007, 10.0.0.2:7007");
     CHECK(echod::exit_status(m) == 1);
+    CHECK(m.version == "0.1.0");
+    CHECK(m.window_end_s == 11.25);
+    REQUIRE(m.timeline.size() == 12);  // a's 11.25 s
+    CHECK(m.timeline[0].msgs == a.timeline[0].msgs + b.timeline[0].msgs);
+    CHECK(m.timeline[0].connections == 15);
+    CHECK_FALSE(m.timeline[0].p99_ns.has_value());
+    CHECK(m.timeline[11].msgs == a.timeline[11].msgs);
     echod::Histogram all = a.latency;
     all.merge(b.latency);
     CHECK(m.latency.count() == all.count());
