@@ -11,6 +11,7 @@
 //   └────────────────────────────────────────────────────────┘
 //
 // The legend is not the chart's: the page shows one for all its charts.
+//
 // Pure: strings in, a string out, no I/O, so the tick logic is unit-tested
 // and the output is the same for the same input (no clocks, no randomness).
 // Coordinates are rounded to 0.1 px to keep the files small.
@@ -39,8 +40,9 @@ private:
 };
 
 // The same on log10 of the values. The domain must be > 0 (a domain_lo of
-// 0 or less is taken as domain_hi / 10, or 1); values at or below 0 map to
-// range_lo, as if they were domain_lo.
+// 0 or less is taken as domain_hi / 10, or 1, and then a domain_hi of 0 or
+// less as 10 x domain_lo); values at or below 0 map to range_lo, as if they
+// were domain_lo.
 class LogScale {
 public:
     LogScale(double domain_lo, double domain_hi, double range_lo, double range_hi);
@@ -59,7 +61,9 @@ double nice_step(double span, int max_intervals);
 
 // [lo, hi] widened outwards to multiples of nice_step(hi - lo, max_intervals),
 // so that an axis starts and ends on a tick: (0, 237) -> (0, 250) with 5
-// intervals. lo == hi is widened to (lo - 1, lo + 1), or (0, 1) for 0.
+// intervals. When the wider span needs a larger step, it is widened again to
+// multiples of that. lo == hi is first widened to (lo - 1, lo + 1), or (0, 1)
+// for 0. Not finite: (0, 1).
 std::pair<double, double> nice_domain(double lo, double hi, int max_intervals);
 
 // The multiples of nice_step(hi - lo, max_intervals) within [lo, hi]
@@ -81,6 +85,9 @@ std::vector<double> log_ticks(double lo, double hi);
 // k, M, G for thousands, millions, billions:
 //   (0, 50000) -> "0", (250000, 50000) -> "250k", (1500000, 500000) -> "1.5M",
 //   (0.5, 0.1) -> "0.5", (-2, 1) -> "-2", (1000, 1000) -> "1k".
+// A unit is used only if step needs at most 3 decimals in it; trailing zeros
+// are dropped. A step <= 0 keeps 3 significant digits. All three formatters
+// give "" for NaN (and format_number for infinities).
 std::string format_number(double value, double step);
 
 // A latency in microseconds, short: 0.25 -> "250ns", 12 -> "12µs",
@@ -92,6 +99,8 @@ std::string format_latency_us(double us);
 std::string format_percentile_axis(double x);
 
 // text with & < > " ' escaped, for element content and attribute values.
+// Control characters XML cannot hold (all below 0x20 but tab, CR, LF) are
+// dropped.
 std::string escape(std::string_view text);
 
 struct Point {
@@ -147,7 +156,9 @@ public:
                std::vector<double> ticks = {});
     void set_title(std::string title) { title_ = std::move(title); }
     void set_margins(Margins margins) { margins_ = margins; }
-    // Extra attributes for the <svg> element, e.g. R"(id="throughput")".
+    // Extra attributes for the <svg> element, e.g. R"(id="throughput")",
+    // written as given: not xmlns, viewBox, width, height or class, which
+    // render sets.
     void set_attributes(std::string attributes) { attributes_ = std::move(attributes); }
 
     void add_band(Band band) { bands_.push_back(std::move(band)); }
@@ -160,7 +171,10 @@ public:
     // points that are not finite are skipped (the line breaks there);
     // bands and marks are clamped to the plot area. Draw order: grid,
     // bands, marks, series, axes and labels. The class names it uses are
-    // "grid", "axis", "tick", "band", "mark", "series", "title".
+    // "grid", "axis", "tick", "band", "mark", "series", "title",
+    // "axis-title". The clipPath's id is "clip-" and the id of
+    // set_attributes if it has one, else a hash of the titles and the plot
+    // area: charts that hash alike clip alike, so a shared id does no harm.
     std::string render() const;
 
 private:
