@@ -19,6 +19,7 @@ struct BenchConfig {
         ping,         // one connection, one message per interval, one line per reply
         interactive,  // stdin to the server, echoes to stdout
         merge,        // no network: combine --histogram-out files into one report
+        compare,      // no network: --histogram-out files side by side in one --report page
     };
     Mode mode = Mode::load;
     std::string host = "127.0.0.1";        // IPv4 or IPv6 address literal
@@ -38,7 +39,8 @@ struct BenchConfig {
     double interval_s = 1;                 // --ping: time between messages
     std::uint64_t count = 0;               // --ping: stop after this many replies; 0: until Ctrl-C
     std::string histogram_out;             // load or --merge: also write the report with the full histogram here
-    std::vector<std::string> merge_files;  // --merge: the files, in order
+    std::string report;                    // load, --merge or --compare: write an HTML page of the run(s) here
+    std::vector<std::string> input_files;  // --merge or --compare: the files, in order
 };
 
 // Limits, shared with the help text and the tests.

@@ -114,6 +114,7 @@ struct Series {
     std::vector<Point> points;  // data coordinates, drawn in order
     bool dots = false;          // also a small circle on every point
     std::string css_class;      // optional, added to the polyline's class
+    bool line = true;           // false: the dots alone, no polyline
 };
 
 // A shaded span of x (e.g. the warm-up), labelled at its top.

@@ -23,6 +23,8 @@ enum LongOnly : int {
     opt_version,
     opt_histogram_out,
     opt_merge,
+    opt_report,
+    opt_compare,
 };
 
 constexpr option long_options[] = {
@@ -46,6 +48,8 @@ constexpr option long_options[] = {
     {"count", required_argument, nullptr, opt_count},
     {"histogram-out", required_argument, nullptr, opt_histogram_out},
     {"merge", no_argument, nullptr, opt_merge},
+    {"report", required_argument, nullptr, opt_report},
+    {"compare", no_argument, nullptr, opt_compare},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
@@ -61,13 +65,29 @@ std::string usage_line(std::string_view what) {
     return echod::usage_line("echobench", what);
 }
 
+const char* mode_name(BenchConfig::Mode mode) {
+    switch (mode) {
+        case BenchConfig::Mode::ping:
+            return "ping";
+        case BenchConfig::Mode::interactive:
+            return "interactive";
+        case BenchConfig::Mode::merge:
+            return "merge";
+        case BenchConfig::Mode::compare:
+            return "compare";
+        case BenchConfig::Mode::load:
+            break;
+    }
+    return "load";
+}
+
 // What the user asked for beyond the defaults, to check combinations once
 // every option has been seen (a later option overrides an earlier one).
 struct Seen {
     bool ping_only = false;  // --interval or --count
     int ping_only_option = 0;
     int load_option = 0;        // the first option that only a load run (or --ping) reads
-    int mode_option = 0;        // the last of --ping, --interactive, --merge
+    int mode_option = 0;        // the last of --ping, --interactive, --merge, --compare
     bool has_argument = false;  // a non-option argument was given
     std::string argument;       // the first one
 };
@@ -170,15 +190,14 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
             return per_second(1, 1e7, config.connect_rate);
         case opt_ping:
         case opt_interactive:
-        case opt_merge: {
+        case opt_merge:
+        case opt_compare: {
             const BenchConfig::Mode mode = value == opt_ping          ? BenchConfig::Mode::ping
                                            : value == opt_interactive ? BenchConfig::Mode::interactive
-                                                                      : BenchConfig::Mode::merge;
+                                           : value == opt_merge       ? BenchConfig::Mode::merge
+                                                                      : BenchConfig::Mode::compare;
             if (config.mode != BenchConfig::Mode::load && config.mode != mode) {
-                return option_error(value, fmt::format("cannot be combined with --{}",
-                                                       config.mode == BenchConfig::Mode::ping          ? "ping"
-                                                       : config.mode == BenchConfig::Mode::interactive ? "interactive"
-                                                                                                       : "merge"));
+                return option_error(value, fmt::format("cannot be combined with --{}", mode_name(config.mode)));
             }
             config.mode = mode;
             seen.mode_option = value;
@@ -190,12 +209,18 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
             }
             config.histogram_out = arg;
             return {};
+        case opt_report:
+            if (*arg == '\0') {
+                return option_error(value, "empty file name");
+            }
+            config.report = arg;
+            return {};
         case opt_argument:
             if (!seen.has_argument) {
                 seen.has_argument = true;
                 seen.argument = arg;
             }
-            config.merge_files.emplace_back(arg);
+            config.input_files.emplace_back(arg);
             return {};
         case 'i':
             seen.ping_only = true;
@@ -217,14 +242,37 @@ std::string check_combination(const GetoptArgs& getopt, const BenchConfig& confi
         if (seen.load_option != 0) {
             return option_error(seen.load_option, "does not apply with --merge");
         }
-        if (config.merge_files.empty()) {
+        if (config.input_files.empty()) {
             return option_error(opt_merge, "no files given (echobench --merge FILE...)");
+        }
+        return {};
+    }
+    if (config.mode == BenchConfig::Mode::compare) {
+        if (seen.load_option != 0) {
+            return option_error(seen.load_option, "does not apply with --compare");
+        }
+        if (config.json) {
+            return option_error(opt_json, "does not apply with --compare (it writes --report's page only)");
+        }
+        if (!config.histogram_out.empty()) {
+            return option_error(opt_histogram_out, "does not apply with --compare (use --merge to combine runs)");
+        }
+        if (config.report.empty()) {
+            return option_error(opt_compare,
+                                "needs --report FILE.html (echobench --report FILE.html --compare FILE...)");
+        }
+        if (config.input_files.empty()) {
+            return option_error(opt_compare, "no files given (echobench --report FILE.html --compare FILE...)");
         }
         return {};
     }
     if ((config.mode == BenchConfig::Mode::ping || config.mode == BenchConfig::Mode::interactive) &&
         !config.histogram_out.empty()) {
         return option_error(opt_histogram_out, "only applies to a load run or --merge");
+    }
+    if ((config.mode == BenchConfig::Mode::ping || config.mode == BenchConfig::Mode::interactive) &&
+        !config.report.empty()) {
+        return option_error(opt_report, "only applies to a load run, --merge or --compare");
     }
     if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
         return option_error(seen.ping_only_option, "only applies with --ping");
@@ -272,7 +320,8 @@ BenchCommandLine parse_bench_command_line(std::span<const char* const> args) {
             return result;
         }
     }
-    if (result.config.mode != BenchConfig::Mode::merge && seen.has_argument) {
+    if (result.config.mode != BenchConfig::Mode::merge && result.config.mode != BenchConfig::Mode::compare &&
+        seen.has_argument) {
         result.action = BenchCommandLine::Action::usage_error;
         result.error = getopt.usage_line(fmt::format("unexpected argument '{}'", printable(seen.argument)));
         return result;
@@ -303,7 +352,8 @@ std::string bench_help_text() {
         "Usage: echobench [OPTIONS]\n"
         "       echobench --ping [-i SECONDS] [--count N] [OPTIONS]\n"
         "       echobench --interactive [OPTIONS]\n"
-        "       echobench --merge [--json] [--histogram-out FILE] FILE...\n"
+        "       echobench --merge [--json] [--histogram-out FILE] [--report FILE.html] FILE...\n"
+        "       echobench --report FILE.html --compare FILE...\n"
         "\n"
         "A load client for TCP echo servers (echod or any other): it sends messages\n"
         "over many connections, checks that every byte comes back unchanged, and\n"
@@ -343,6 +393,13 @@ std::string bench_help_text() {
         "                           time) into one report: messages, connections and\n"
         "                           msgs/s summed, duration the longest, percentiles\n"
         "                           from the merged histograms; same --size required\n"
+        "      --report FILE.html   also write a self-contained HTML page of the run:\n"
+        "                           throughput, p99 and connections per second\n"
+        "                           (warm-up shaded), the latency percentile spectrum,\n"
+        "                           parameters and errors; no network needed to view it\n"
+        "      --compare FILE...    no load: with --report, one page of runs written by\n"
+        "                           --histogram-out, overlaid on the same axes (runs of\n"
+        "                           the same load share a section), with a legend\n"
         "  -h, --help               print this help and exit\n"
         "      --version            print the version and exit\n"
         "\n"

@@ -1,4 +1,5 @@
 // echobench: parse the command line, run the chosen mode, report.
+#include "echod/bench_html.h"
 #include "echod/bench_merge.h"
 #include "echod/bench_modes.h"
 #include "echod/bench_options.h"
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,67 +26,133 @@ void print_report(const echod::BenchConfig& config, const echod::BenchResult& re
     std::fflush(stdout);
 }
 
-// Opens --histogram-out's temporary file, if asked for; false after a line on stderr.
-bool open_histogram_out(const echod::BenchConfig& config, echod::AtomicFile& file) {
-    if (config.histogram_out.empty()) {
+// The files a run writes besides stdout: --histogram-out and --report. Each
+// is opened before the run, so a path that cannot be written fails before
+// any load, and appears whole or not at all.
+class OutputFiles {
+public:
+    explicit OutputFiles(const echod::BenchConfig& config) : config_(config) {}
+
+    // False after a line on stderr.
+    bool open() {
+        return open_one("--histogram-out", config_.histogram_out, histogram_) &&
+               open_one("--report", config_.report, report_);
+    }
+
+    // Writes what was asked for; false after a line on stderr for each failure.
+    bool write(std::span<const echod::ReportRun> runs, const echod::BenchResult& result) {
+        bool ok = true;
+        if (!config_.histogram_out.empty()) {
+            ok &= commit_one("--histogram-out", config_.histogram_out, histogram_,
+                             echod::format_histogram_document(result));
+        }
+        if (!config_.report.empty()) {
+            ok &= commit_one("--report", config_.report, report_, echod::format_html_report(runs));
+        }
+        return ok;
+    }
+
+private:
+    static bool open_one(const char* option, const std::string& path, echod::AtomicFile& file) {
+        if (path.empty()) {
+            return true;
+        }
+        if (std::string error = file.open(path); !error.empty()) {
+            fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
+            return false;
+        }
         return true;
     }
-    if (std::string error = file.open(config.histogram_out); !error.empty()) {
-        fmt::print(stderr, "echobench: --histogram-out: {}: {}\n", config.histogram_out, error);
-        return false;
-    }
-    return true;
-}
 
-// Writes --histogram-out, if asked for; false after a line on stderr.
-bool write_histogram_out(const echod::BenchConfig& config, echod::AtomicFile& file, const echod::BenchResult& result) {
-    if (config.histogram_out.empty()) {
+    static bool commit_one(const char* option, const std::string& path, echod::AtomicFile& file,
+                           std::string_view content) {
+        if (std::string error = file.commit(content); !error.empty()) {
+            fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
+            return false;
+        }
         return true;
     }
-    if (std::string error = file.commit(echod::format_histogram_document(result)); !error.empty()) {
-        fmt::print(stderr, "echobench: --histogram-out: {}: {}\n", config.histogram_out, error);
-        return false;
-    }
-    return true;
-}
 
-// --merge: read every file, combine, report. 2 when a file is unreadable,
-// malformed or does not fit the others (one line naming it); 1 when any run
-// had errors or echoed nothing, or --histogram-out failed; else 0.
-int run_merge(const echod::BenchConfig& config) {
-    std::vector<echod::BenchResult> runs(config.merge_files.size());
+    const echod::BenchConfig& config_;
+    echod::AtomicFile histogram_;
+    echod::AtomicFile report_;
+};
+
+// Reads every --merge or --compare file; false after one line naming the
+// file that is unreadable or malformed.
+bool read_runs(const echod::BenchConfig& config, const char* option, std::vector<echod::BenchResult>& runs) {
+    runs.resize(config.input_files.size());
     for (std::size_t i = 0; i < runs.size(); ++i) {
-        const std::string& path = config.merge_files[i];
+        const std::string& path = config.input_files[i];
         std::string text;
         std::string error = echod::read_text_file(path, text);
         if (error.empty()) {
             error = echod::parse_histogram_document(text, runs[i]);
         }
         if (!error.empty()) {
-            fmt::print(stderr, "echobench: --merge: {}: {}\n", path, error);
-            return 2;
+            fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
+            return false;
         }
     }
-    echod::BenchResult merged;
-    if (std::string error = echod::merge_runs(runs, config.merge_files, merged); !error.empty()) {
-        fmt::print(stderr, "echobench: --merge: {}\n", error);
-        return 2;
-    }
-    echod::AtomicFile out;
-    if (!open_histogram_out(config, out)) {
-        return 1;
-    }
-    print_report(config, merged);
-    int status = write_histogram_out(config, out, merged) ? 0 : 1;
-    // Which runs failed, by file: the reasons stayed on their machines.
+    return true;
+}
+
+// Each file's failures on stderr, by file (the reasons stayed on the
+// machines that ran them); the worst exit status among them.
+int report_failed_runs(const echod::BenchConfig& config, std::span<const echod::BenchResult> runs) {
+    int status = 0;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         echod::BenchResult run = runs[i];
-        run.target = config.merge_files[i];
+        run.target = config.input_files[i];
         std::string failure = echod::failure_summary(run);
         std::fputs(failure.c_str(), stderr);
         status = std::max(status, echod::exit_status(run));
     }
+    return status;
+}
+
+// --merge: read every file, combine, report. 2 when a file is unreadable,
+// malformed or does not fit the others (one line naming it); 1 when any run
+// had errors or echoed nothing, or an output file failed; else 0.
+int run_merge(const echod::BenchConfig& config) {
+    std::vector<echod::BenchResult> runs;
+    if (!read_runs(config, "--merge", runs)) {
+        return 2;
+    }
+    echod::BenchResult merged;
+    if (std::string error = echod::merge_runs(runs, config.input_files, merged); !error.empty()) {
+        fmt::print(stderr, "echobench: --merge: {}\n", error);
+        return 2;
+    }
+    OutputFiles out(config);
+    if (!out.open()) {
+        return 1;
+    }
+    print_report(config, merged);
+    const echod::ReportRun page[] = {{fmt::format("{} runs merged", merged.runs), merged}};
+    int status = out.write(page, merged) ? 0 : 1;
+    status = std::max(status, report_failed_runs(config, runs));
     return std::max(status, echod::exit_status(merged));
+}
+
+// --compare: read every file, write one --report page of them all. 2 when a
+// file is unreadable or malformed; 1 when any run had errors or echoed
+// nothing (the page shows them), or the page could not be written; else 0.
+int run_compare(const echod::BenchConfig& config) {
+    std::vector<echod::BenchResult> results;
+    if (!read_runs(config, "--compare", results)) {
+        return 2;
+    }
+    std::vector<echod::ReportRun> runs;
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        runs.push_back({echod::report_label(config.input_files[i]), results[i]});
+    }
+    OutputFiles out(config);
+    if (!out.open()) {
+        return 1;
+    }
+    int status = out.write(runs, results.front()) ? 0 : 1;
+    return std::max(status, report_failed_runs(config, results));
 }
 
 }  // namespace
@@ -116,13 +184,15 @@ int main(int argc, char** argv) {
             return echod::run_interactive(config);
         case echod::BenchConfig::Mode::merge:
             return run_merge(config);
+        case echod::BenchConfig::Mode::compare:
+            return run_compare(config);
         case echod::BenchConfig::Mode::load:
             break;
     }
 
     // Before the run: a path that cannot be written fails now, not after it.
-    echod::AtomicFile histogram_out;
-    if (!open_histogram_out(config, histogram_out)) {
+    OutputFiles out(config);
+    if (!out.open()) {
         return 1;
     }
     echod::BenchResult result;
@@ -132,7 +202,8 @@ int main(int argc, char** argv) {
         return run_status;  // nothing ran: the reason is on stderr already
     }
     print_report(config, result);
-    if (!write_histogram_out(config, histogram_out, result)) {
+    const echod::ReportRun page[] = {{result.target, result}};
+    if (!out.write(page, result)) {
         run_status = std::max(run_status, 1);
     }
     std::string failure = echod::failure_summary(result);

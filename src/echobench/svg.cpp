@@ -490,7 +490,8 @@ std::string Chart::render() const {
         std::vector<std::pair<double, double>> stretch;  // pixels, since the last break
         std::string dots;
         auto draw_stretch = [&] {
-            if (stretch.empty()) {
+            if (stretch.empty() || !series.line) {
+                stretch.clear();
                 return;
             }
             append(

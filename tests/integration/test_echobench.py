@@ -1,13 +1,14 @@
 """echobench against the real echod (and against small misbehaving echo
 servers written here): the JSON fields and values, -n, --rate, verification,
-failures and their exit codes, usage errors, --ping, --interactive, and
---histogram-out with --merge.
+failures and their exit codes, usage errors, --ping, --interactive,
+--histogram-out with --merge, and --report with --compare.
 
     python3 test_echobench.py /path/to/echobench /path/to/echod [TestClass ...]
 
 Standard library only. Every subprocess has a time bound, and everything a
 test starts it stops, by PID or by closing its sockets.
 """
+import html.parser
 import json
 import math
 import os
@@ -19,6 +20,7 @@ import tempfile
 import threading
 import time
 import unittest
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Echod  # noqa: E402
@@ -622,6 +624,184 @@ class Merge(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertEqual(r.stdout, b"")
         self.assertIn(b"--histogram-out", r.stderr)
+
+
+class StrictHtml(html.parser.HTMLParser):
+    """Checks that every element is closed, in order (html.parser itself
+    accepts anything), and collects the tags and text of the page."""
+    VOID = {"meta", "br", "hr", "img", "input", "link", "area", "base", "col", "embed", "source", "track", "wbr"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.tags, self.text, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:] or 'nothing'}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+class Report(unittest.TestCase):
+    """--report: one self-contained HTML page, and --compare of saved runs."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-report-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def read_page(self, name):
+        """The page, checked: strict HTML, nothing fetched, every <svg> well-formed XML."""
+        with open(self.path(name), encoding="utf-8") as f:
+            page = f.read()
+        parser = StrictHtml()
+        parser.feed(page)
+        parser.close()
+        self.assertEqual(parser.errors, [])
+        self.assertEqual(parser.stack, [], "unclosed elements")
+        self.assertTrue(page.startswith("<!DOCTYPE html>"))
+        tags = {t for t, _ in parser.tags}
+        self.assertFalse(tags & {"script", "link", "img", "iframe", "object"}, tags)
+        for tag, attrs in parser.tags:
+            for key in ("src", "href"):
+                self.assertNotIn(key, attrs, (tag, attrs))
+        self.assertNotRegex(page, r"url\((?!#)")  # url() only to the page's own clip paths
+        self.assertNotIn("@import", page)
+        svgs = {}
+        for m in re.finditer(r"<svg\b.*?</svg>", page, re.S):
+            root = ET.fromstring(m.group(0))  # raises on anything malformed
+            self.assertEqual(root.tag, SVG_NS + "svg")
+            svgs.setdefault(root.get("id"), []).append(root)
+        return page, "".join(parser.text), svgs
+
+    def series(self, root):
+        """{label: [(x, y), ...]} of the chart's series polylines (pixel coordinates)."""
+        out = {}
+        for line in root.iter(SVG_NS + "polyline"):
+            if "series" not in line.get("class", "").split():
+                continue
+            title = line.find(SVG_NS + "title")
+            points = [tuple(map(float, p.split(","))) for p in line.get("points").split()]
+            out.setdefault(title.text if title is not None else None, []).extend(points)
+        return out
+
+    def test_report_of_a_run(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 3, "-d", 2, "--warmup", 1,
+                                "--report", self.path("run.html"), "--histogram-out", self.path("run.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(sorted(os.listdir(self.dir)), ["run.html", "run.json"])  # no temporaries left
+        page, text, svgs = self.read_page("run.html")
+        self.assertEqual(set(svgs), {"throughput", "p99", "connections", "spectrum"})
+        target = f"127.0.0.1:{server.port}"
+        self.assertIn(f"<title>echobench: {target}</title>", page)
+        for expected in (target, doc["version"], doc["started_at"], "warm-up", "3 connections × 64B messages",
+                         "closed loop", "Parameters", "Results"):
+            self.assertIn(expected, text)
+        # Per-second throughput: one step (two points) per timeline sample.
+        (throughput,) = svgs["throughput"]
+        lines = self.series(throughput)
+        self.assertEqual(list(lines), [target])
+        self.assertEqual(len(lines[target]), 2 * len(doc["timeline"]))
+        # A busier second is drawn higher (smaller y): the plot follows the data.
+        samples = doc["timeline"]
+        rates = [s["msgs"] / s["dt"] for s in samples]
+        ys = [lines[target][2 * i][1] for i in range(len(samples))]
+        hi, lo = rates.index(max(rates)), rates.index(min(rates))
+        if rates[hi] > rates[lo] * 1.01:
+            self.assertLess(ys[hi], ys[lo])
+        # The spectrum: one line, and the marks.
+        (spectrum,) = svgs["spectrum"]
+        self.assertEqual(list(self.series(spectrum)), [target])
+        spectrum_text = " ".join(t.text or "" for t in spectrum.iter(SVG_NS + "text"))
+        for mark in ("p50", "p90", "p99", "p99.9", "p99.99", "99%", "99.9%"):
+            self.assertIn(mark, spectrum_text)
+        self.assertNotIn("Echo mismatch", text)
+        # Errors: all zero, in the results table.
+        self.assertNotIn('class="bad"', page)
+
+    def test_compare_overlays_runs_by_load(self):
+        with Echod(ECHOD, "-q") as server:
+            for name, extra in (("before", []), ("after", []), ("pipelined", ["-P", 4])):
+                r = run_echobench("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0.2, *extra,
+                                  "--histogram-out", self.path(name + ".json"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+        r = run_echobench("--report", self.path("compare.html"), "--compare", self.path("before.json"),
+                          self.path("after.json"), self.path("pipelined.json"), timeout=10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((r.stdout, r.stderr), (b"", b""))
+        page, text, svgs = self.read_page("compare.html")
+        self.assertIn("<title>echobench: before vs after vs pipelined</title>", page)
+        # Two loads, two sections: before and after overlaid, pipelined alone.
+        self.assertEqual(page.count("<section>"), 2)
+        self.assertEqual(len(svgs["spectrum"]), 2)
+        self.assertEqual(set(self.series(svgs["spectrum"][0])), {"before", "after"})
+        self.assertEqual(set(self.series(svgs["throughput"][0])), {"before", "after"})
+        self.assertEqual(set(self.series(svgs["spectrum"][1])), {"pipelined"})
+        # Each series in its legend colour.
+        colours = {}
+        for line in svgs["spectrum"][0].iter(SVG_NS + "polyline"):
+            title = line.find(SVG_NS + "title")
+            if title is not None and "series" in line.get("class", ""):
+                colours[title.text] = line.get("stroke")
+        self.assertEqual(colours, {"before": "#1f77b4", "after": "#ff7f0e"})
+        self.assertIn("pipeline 4", text)
+
+    def test_mismatch_is_loud(self):
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r = run_echobench("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0.1,
+                              "--report", self.path("bad.html"), "--histogram-out", self.path("bad.json"))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        page, text, _ = self.read_page("bad.html")
+        self.assertIn('<div class="alert bad" role="alert"><h2>Echo mismatch</h2>', page)
+        self.assertRegex(text, r"\d+ messages? echoed WRONG")
+        self.assertIn('<td class="bad">', page)
+        # A saved run keeps its mismatches: --compare shows them and exits 1.
+        r = run_echobench("--report", self.path("again.html"), "--compare", self.path("bad.json"), timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"echoed wrong", r.stderr)
+        page, _, _ = self.read_page("again.html")
+        self.assertIn("Echo mismatch", page)
+
+    def test_errors(self):
+        # An unwritable page fails before any load, in one line.
+        r = run_echobench("-p", free_port(), "--report", self.path("no/such/dir.html"), timeout=10)
+        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.stdout, b"")
+        err = r.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertTrue(err.startswith("echobench: --report: "), err)
+        # A file --compare cannot read: exit 2, one line naming it, no page.
+        with open(self.path("bad.json"), "w") as f:
+            f.write("{}")
+        r = run_echobench("--report", self.path("c.html"), "--compare", self.path("bad.json"), timeout=10)
+        self.assertEqual(r.returncode, 2)
+        err = r.stderr.decode()
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertIn("bad.json", err)
+        self.assertFalse(os.path.exists(self.path("c.html")))
+        r = run_echobench("--compare", self.path("bad.json"), timeout=10)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn(b"--compare: needs --report", r.stderr)
 
 
 def main():

@@ -114,11 +114,25 @@ TEST_CASE("every option, long and short, both value spellings") {
         CHECK(config_of({"--histogram-out=a.json", "-c", "2", "--json"}).histogram_out == "a.json");
         BenchConfig merge = config_of({"--merge", "a.json", "b.json", "--json", "--histogram-out", "m.json", "c.json"});
         CHECK(merge.mode == Mode::merge);
-        CHECK(merge.merge_files == std::vector<std::string>{"a.json", "b.json", "c.json"});
+        CHECK(merge.input_files == std::vector<std::string>{"a.json", "b.json", "c.json"});
         CHECK(merge.json);
         CHECK(merge.histogram_out == "m.json");
         // Files may come before --merge too, and "-" style names need "./".
-        CHECK(config_of({"x.json", "--merge"}).merge_files == std::vector<std::string>{"x.json"});
+        CHECK(config_of({"x.json", "--merge"}).input_files == std::vector<std::string>{"x.json"});
+    }
+    SUBCASE("--report and --compare") {
+        CHECK(config_of({"--report", "run.html"}).report == "run.html");
+        BenchConfig load = config_of({"-c", "2", "--report=r.html", "--histogram-out", "r.json", "--json"});
+        CHECK(load.mode == Mode::load);
+        CHECK(load.report == "r.html");
+        CHECK(load.histogram_out == "r.json");
+        CHECK(config_of({"--merge", "a.json", "--report", "m.html"}).report == "m.html");
+        BenchConfig compare = config_of({"--report", "c.html", "--compare", "a.json", "b.json"});
+        CHECK(compare.mode == Mode::compare);
+        CHECK(compare.report == "c.html");
+        CHECK(compare.input_files == std::vector<std::string>{"a.json", "b.json"});
+        CHECK(config_of({"a.json", "--compare", "--report", "c.html"}).input_files ==
+              std::vector<std::string>{"a.json"});
     }
     SUBCASE("a later option overrides an earlier one") {
         CHECK(config_of({"-c", "5", "-c", "7"}).connections == 7);
@@ -137,7 +151,7 @@ TEST_CASE("help and version") {
          {"--host",     "--port",         "--connections",   "--size",      "--pipeline", "--duration",
           "--messages", "--rate",         "--warmup",        "--no-verify", "--json",     "--threads",
           "--timeout",  "--connect-rate", "--ping",          "--interval",  "--count",    "--interactive",
-          "--help",     "--version",      "--histogram-out", "--merge"}) {
+          "--help",     "--version",      "--histogram-out", "--merge",     "--report",   "--compare"}) {
         CAPTURE(option);
         CHECK(help.find(option) != std::string::npos);
     }
@@ -182,6 +196,24 @@ TEST_CASE("usage errors name the option, in one line") {
     CHECK(error_of({"a.json", "b.json"}) == usage("unexpected argument 'a.json'"));
     CHECK(error_of({"--ping", "a.json"}) == usage("unexpected argument 'a.json'"));
     CHECK(error_of({"--merge=x"}) == usage("--merge: takes no value"));
+    CHECK(error_of({"--report"}) == usage("--report: missing value"));
+    CHECK(error_of({"--report="}) == usage("--report: empty file name"));
+    CHECK(error_of({"--ping", "--report", "x.html"}) ==
+          usage("--report: only applies to a load run, --merge or --compare"));
+    CHECK(error_of({"--interactive", "--report", "x.html"}) ==
+          usage("--report: only applies to a load run, --merge or --compare"));
+    CHECK(error_of({"--compare", "a.json"}) ==
+          usage("--compare: needs --report FILE.html (echobench --report FILE.html --compare FILE...)"));
+    CHECK(error_of({"--report", "c.html", "--compare"}) ==
+          usage("--compare: no files given (echobench --report FILE.html --compare FILE...)"));
+    CHECK(error_of({"--report", "c.html", "--compare", "a.json", "-c", "5"}) ==
+          usage("--connections: does not apply with --compare"));
+    CHECK(error_of({"--report", "c.html", "--compare", "a.json", "--json"}) ==
+          usage("--json: does not apply with --compare (it writes --report's page only)"));
+    CHECK(error_of({"--report", "c.html", "--compare", "a.json", "--histogram-out", "m.json"}) ==
+          usage("--histogram-out: does not apply with --compare (use --merge to combine runs)"));
+    CHECK(error_of({"--merge", "--compare", "a.json"}) == usage("--compare: cannot be combined with --merge"));
+    CHECK(error_of({"--compare", "--ping"}) == usage("--ping: cannot be combined with --compare"));
     std::string big = error_of({"-c", "1000", "-P", "1024", "-s", "64MiB"});
     CHECK(big.starts_with("echobench: --size: 1000 connections x pipeline 1024 x 64MiB"));
     for (const std::string& e : {error_of({"-c", "0"}), big}) {

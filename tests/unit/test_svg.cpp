@@ -387,6 +387,14 @@ TEST_CASE("render draws the chart") {
         CHECK(count_of(out, "<circle") == 2);
         CHECK(out.find(R"(class="series p99")") != std::string::npos);
     }
+    SUBCASE("dots without the line") {
+        svg::Series marks = series("m", "#2ca02c", {{1, 10}, {2, 20}, {3, 30}}, true);
+        marks.line = false;
+        chart.add_series(marks);
+        std::string out = chart.render();
+        CHECK(count_of(out, "<circle") == 3);
+        CHECK(count_of(out, "<polyline") == 0);
+    }
     SUBCASE("a point lands where the scales say") {
         chart.add_series(series("s", "black", {{5, 50}, {2.5, 25}}));
         svg::LinearScale sx(0, 10, 64, 624);

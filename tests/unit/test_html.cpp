@@ -1,0 +1,165 @@
+#include "echod/bench_html.h"
+
+#include "doctest_include.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using echod::BenchResult;
+using echod::ReportRun;
+
+namespace {
+
+BenchResult run_of(std::uint32_t connections, std::uint64_t messages, double duration) {
+    BenchResult r;
+    r.target = "127.0.0.1:7007";
+    r.connections = connections;
+    r.established = connections;
+    r.threads = 1;
+    r.size = 64;
+    r.pipeline = 1;
+    r.warmup_s = 1;
+    r.duration_s = duration;
+    r.messages = messages;
+    for (std::uint64_t i = 0; i < messages; ++i) {
+        r.latency.record(20000 + (i * 7919) % 30000);
+    }
+    r.version = "0.1.0";
+    r.started_at = "2026-11-30T01:00:00Z";
+    r.warmup_start_s = 0.01;
+    r.window_start_s = 1.01;
+    r.window_end_s = 1.01 + duration;
+    for (std::uint64_t k = 0; static_cast<double>(k) < r.window_end_s; ++k) {
+        r.timeline.push_back({static_cast<double>(k), 1, messages / 3, 45000, connections});
+    }
+    return r;
+}
+
+std::size_t count(std::string_view text, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size())) {
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("the page is self-contained") {
+    const std::vector<ReportRun> runs = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string page = echod::format_html_report(runs);
+    CHECK(page.starts_with("<!DOCTYPE html>\n<html"));
+    CHECK(page.ends_with("</html>\n"));
+    // Nothing to fetch: no scripts, stylesheets, fonts or images from elsewhere.
+    for (const char* outside : {"<script", "<link", "@import", "<img", "<iframe", "https:"}) {
+        CAPTURE(outside);
+        CHECK(page.find(outside) == std::string::npos);
+    }
+    // url() only for the charts' clip paths, inside the page.
+    CHECK(count(page, "url(") == count(page, "url(#"));
+    // The one "http:" is the SVG namespace, an identifier that is never fetched.
+    CHECK(count(page, "http:") == count(page, "xmlns=\"http://www.w3.org/2000/svg\""));
+    CHECK(page == echod::format_html_report(runs));  // no clock, no randomness
+}
+
+TEST_CASE("charts, parameters and results of one run") {
+    const std::vector<ReportRun> runs = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string page = echod::format_html_report(runs);
+    for (const char* id : {R"(id="throughput")", R"(id="p99")", R"(id="connections")", R"(id="spectrum")"}) {
+        CAPTURE(id);
+        CHECK(count(page, id) == 1);
+    }
+    CHECK(page.find("warm-up") != std::string::npos);
+    CHECK(page.find("4 connections × 64B messages × pipeline 1, closed loop") != std::string::npos);
+    CHECK(page.find("2026-11-30T01:00:00Z") != std::string::npos);
+    CHECK(page.find("<td>0.1.0</td>") != std::string::npos);
+    for (const char* mark : {"p50", "p90", "p99", "p99.9", "p99.99"}) {
+        CAPTURE(mark);
+        CHECK(page.find(std::string(">") + mark + "<") != std::string::npos);
+    }
+    CHECK(page.find("Echo mismatch") == std::string::npos);
+    CHECK(page.find(R"(class="alert)") == std::string::npos);
+}
+
+TEST_CASE("a mismatch is loud, other errors are shown") {
+    BenchResult r = run_of(4, 3000, 2);
+    r.errors.mismatch = 3;
+    r.errors.mismatch_reason = "connection 1 message 7: echoed bytes differ from those sent";
+    r.errors.broken = 1;
+    const std::vector<ReportRun> runs = {{"srv", r}};
+    std::string page = echod::format_html_report(runs);
+    CHECK(page.find(R"(<div class="alert bad" role="alert"><h2>Echo mismatch</h2>)") != std::string::npos);
+    CHECK(page.find("3 messages echoed WRONG") != std::string::npos);
+    CHECK(page.find("connection 1 message 7") != std::string::npos);
+    CHECK(page.find(R"(<div class="alert warn")") != std::string::npos);
+    CHECK(page.find("1 connection(s) broke") != std::string::npos);
+    CHECK(page.find(R"(<td class="bad">3</td>)") != std::string::npos);
+}
+
+TEST_CASE("runs of one load share a section, other loads get their own") {
+    BenchResult a = run_of(4, 3000, 2);
+    BenchResult b = run_of(4, 2000, 2);
+    BenchResult c = run_of(50, 9000, 2);
+    SUBCASE("before and after") {
+        const std::vector<ReportRun> runs = {{"before", a}, {"after", b}};
+        std::string page = echod::format_html_report(runs);
+        CHECK(count(page, "<section>") == 1);
+        CHECK(count(page, R"(id="spectrum")") == 1);
+        CHECK(page.find("<title>echobench: before vs after</title>") != std::string::npos);
+        // Both in the legend, in their colours.
+        CHECK(page.find(R"(style="background:#1f77b4"></span>before)") != std::string::npos);
+        CHECK(page.find(R"(style="background:#ff7f0e"></span>after)") != std::string::npos);
+    }
+    SUBCASE("a matrix: one section per load, in the order given") {
+        const std::vector<ReportRun> runs = {{"small-echod", a}, {"many-echod", c}, {"small-floor", b}};
+        std::string page = echod::format_html_report(runs);
+        CHECK(count(page, "<section>") == 2);
+        auto small = page.find("4 connections ×");
+        auto many = page.find("50 connections ×");
+        REQUIRE(small != std::string::npos);
+        REQUIRE(many != std::string::npos);
+        CHECK(small < many);
+        // small-floor joins the first section, though it comes after many-echod.
+        CHECK(page.find("small-floor") < many);
+    }
+}
+
+TEST_CASE("labels and targets are escaped") {
+    BenchResult r = run_of(1, 10, 1);
+    r.target = "<b>&";
+    const std::vector<ReportRun> runs = {{"a<\"b\">&c", r}};
+    std::string page = echod::format_html_report(runs);
+    CHECK(page.find("a<\"b\"") == std::string::npos);
+    CHECK(page.find("a&lt;&quot;b&quot;&gt;&amp;c") != std::string::npos);
+    CHECK(page.find("<b>&") == std::string::npos);
+}
+
+TEST_CASE("runs without a timeline or without echoes still make a page") {
+    BenchResult old = run_of(4, 3000, 2);
+    old.timeline.clear();
+    BenchResult empty = run_of(4, 0, 2);
+    empty.latency.reset();
+    SUBCASE("no timeline: a note instead of the time charts") {
+        const std::vector<ReportRun> runs = {{"old", old}};
+        std::string page = echod::format_html_report(runs);
+        CHECK(page.find(R"(id="throughput")") == std::string::npos);
+        CHECK(page.find("No per-second timeline") != std::string::npos);
+        CHECK(page.find(R"(id="spectrum")") != std::string::npos);
+    }
+    SUBCASE("nothing echoed: no spectrum, said so") {
+        const std::vector<ReportRun> runs = {{"empty", empty}};
+        std::string page = echod::format_html_report(runs);
+        CHECK(page.find(R"(id="spectrum")") == std::string::npos);
+        CHECK(page.find("nothing was echoed") != std::string::npos);
+    }
+}
+
+TEST_CASE("report_label: the file's name without .json") {
+    CHECK(echod::report_label("runs/before.json") == "before");
+    CHECK(echod::report_label("a.json") == "a");
+    CHECK(echod::report_label("/tmp/x/small-echod.json") == "small-echod");
+    CHECK(echod::report_label("run.txt") == "run.txt");
+    CHECK(echod::report_label(".json") == ".json");
+}
