@@ -41,6 +41,20 @@ std::string load_title(const BenchResult& r) {
                        r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"));
 }
 
+// 1234567.8 -> "1,234,568": rates for people.
+std::string thousands(double value) {
+    std::string digits = fmt::format("{:.0f}", std::isfinite(value) ? value : 0.0);
+    std::string out;
+    std::size_t first = digits.starts_with('-') ? 1 : 0;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > first && (digits.size() - i) % 3 == 0) {
+            out += ',';
+        }
+        out += digits[i];
+    }
+    return out;
+}
+
 std::string us_text(std::uint64_t ns) {
     return escape(format_latency(ns));
 }
@@ -253,6 +267,9 @@ std::string Section::spectrum_chart() const {
         }
         const double x_max = std::max(count, curve.points.empty() ? 1.0 : curve.points.back().x);
         curve.points.push_back({x_max, static_cast<double>(h.max()) / 1000.0});
+        if (members_.size() == 1) {
+            chart.add_mark({x_max, "max"});  // with several runs, each max is its line's last dot
+        }
         chart.add_series(std::move(curve));
 
         svg::Series marks{
@@ -295,7 +312,7 @@ std::string Section::results_table() const {
     std::string out =
         "<table class=\"results\">\n<caption>Results (measured window)</caption>\n"
         "<tr><th>run</th><th>messages</th><th>msgs/s</th><th>MiB/s</th><th>p50</th><th>p90</th><th>p99</th>"
-        "<th>p99.9</th><th>p99.99</th><th>max</th><th>connect errors</th><th>broken</th><th>mismatch</th>"
+        "<th>p99.9</th><th>p99.99</th><th>max</th><th>connect</th><th>broken</th><th>mismatch</th>"
         "<th>timeout</th></tr>\n";
     for (std::size_t i : members_) {
         const BenchResult& r = result(i);
@@ -306,10 +323,10 @@ std::string Section::results_table() const {
                           : fmt::format(R"(<td class="{}">{}</td>)", loud ? "bad" : "warn", n);
         };
         out += fmt::format(
-            "<tr><td>{}{}</td><td>{}</td><td>{:.1f}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td><td>{}</td><td>{}</td>{}{}{}{}</tr>\n",
-            swatch(i), escape(runs_[i].label), r.messages, r.msgs_per_sec(), r.bytes_per_sec() / (1024.0 * 1024.0),
-            latency(50), latency(90), latency(99), latency(99.9), latency(99.99),
+            swatch(i), escape(runs_[i].label), r.messages, thousands(r.msgs_per_sec()),
+            r.bytes_per_sec() / (1024.0 * 1024.0), latency(50), latency(90), latency(99), latency(99.9), latency(99.99),
             h.count() == 0 ? std::string("–") : us_text(h.max()), error_cell(r.errors.connect, false),
             error_cell(r.errors.broken, false), error_cell(r.errors.mismatch, true),
             error_cell(r.errors.timeout, false));
@@ -430,8 +447,10 @@ std::string format_html_report(std::span<const ReportRun> runs) {
         escape(title), style, escape(title));
     if (runs.size() == 1) {
         const BenchResult& r = runs.front().result;
-        out += fmt::format("<p class=\"sub\">{} · {:.1f} msgs/s · started {} UTC</p>\n", escape(load_title(r)),
-                           r.msgs_per_sec(), r.started_at.empty() ? "?" : escape(r.started_at));
+        out +=
+            fmt::format("<p class=\"sub\">{} · {} msgs/s · p99 {} · started {} UTC</p>\n", escape(load_title(r)),
+                        thousands(r.msgs_per_sec()), r.latency.count() == 0 ? "–" : us_text(r.latency.percentile(99)),
+                        r.started_at.empty() ? "?" : escape(r.started_at));
     } else {
         out += fmt::format("<p class=\"sub\">{} runs, overlaid where they share a load.</p>\n", runs.size());
     }

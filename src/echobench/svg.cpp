@@ -452,7 +452,9 @@ std::string Chart::render() const {
         double opacity = std::isfinite(band.opacity) ? std::clamp(band.opacity, 0.0, 1.0) : 0.07;
         append(out, R"(<g class="band"><rect x="{}" y="{}" width="{}" height="{}" fill="{}" fill-opacity="{:.3g}"/>)",
                px(lo), px(top), px(hi - lo), px(bottom - top), escape(band.color), opacity);
-        if (!band.label.empty()) {
+        // A label wider than its band would run into the next one's: left out.
+        // 6 px a character is generous for 10 px sans-serif.
+        if (!band.label.empty() && hi - lo >= 8 + 6 * static_cast<double>(band.label.size())) {
             append(out, R"(<text x="{}" y="{}" font-size="10" fill="#555">{}</text>)", px(lo + 4), px(top + 12),
                    escape(band.label));
         }

@@ -75,7 +75,9 @@ TEST_CASE("charts, parameters and results of one run") {
     CHECK(page.find("4 connections × 64B messages × pipeline 1, closed loop") != std::string::npos);
     CHECK(page.find("2026-11-30T01:00:00Z") != std::string::npos);
     CHECK(page.find("<td>0.1.0</td>") != std::string::npos);
-    for (const char* mark : {"p50", "p90", "p99", "p99.9", "p99.99"}) {
+    CHECK(page.find("1,500 msgs/s") != std::string::npos);  // 3000 in 2 s
+    CHECK(page.find("<td>1,500</td>") != std::string::npos);
+    for (const char* mark : {"p50", "p90", "p99", "p99.9", "p99.99", "max"}) {
         CAPTURE(mark);
         CHECK(page.find(std::string(">") + mark + "<") != std::string::npos);
     }

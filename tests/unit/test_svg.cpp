@@ -456,6 +456,14 @@ TEST_CASE("render draws the chart") {
         CHECK(out.find(">p99 &lt;1ms&gt;</text>") != std::string::npos);
         CHECK(out.find("left of the axis") == std::string::npos);
     }
+    SUBCASE("a band too narrow for its label is drawn without it") {
+        chart.add_band(band(0, 0.2, "connecting"));  // 11 px of 560
+        chart.add_band(band(0.2, 5, "warm-up"));
+        std::string out = chart.render();
+        CHECK(count_of(out, R"(class="band")") == 2);
+        CHECK(out.find("connecting") == std::string::npos);
+        CHECK(out.find(">warm-up</text>") != std::string::npos);
+    }
     SUBCASE("draw order: grid, bands, marks, series, axes") {
         chart.add_band(band(1, 2, "b"));
         chart.add_mark({3, "m"});
