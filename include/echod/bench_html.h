@@ -40,7 +40,8 @@ std::string format_html_report(std::span<const ReportRun> runs);
 // without a final ".json" ("runs/before.json" -> "before").
 std::string report_label(const std::string& path);
 
-// The series colours, in order (Tableau 10); run i gets colour i % 10.
+// The series colours, in order (Tableau 10): the i-th run of a section gets
+// colour i % 10.
 const std::vector<std::string>& report_colors();
 
 }  // namespace echod

@@ -59,11 +59,6 @@ std::string us_text(std::uint64_t ns) {
     return escape(format_latency(ns));
 }
 
-std::string color_of(std::size_t run) {
-    const auto& colors = report_colors();
-    return colors[run % colors.size()];
-}
-
 // One section: the runs (indices into the page's runs) of one load.
 class Section {
 public:
@@ -74,6 +69,16 @@ public:
 
 private:
     const BenchResult& result(std::size_t i) const { return runs_[i].result; }
+    // By position in the section, so that in a matrix (tools/bench) each
+    // server keeps its colour from one section to the next.
+    std::string color_of(std::size_t i) const {
+        const auto& colors = report_colors();
+        auto position = static_cast<std::size_t>(std::find(members_.begin(), members_.end(), i) - members_.begin());
+        return colors[position % colors.size()];
+    }
+    std::string swatch(std::size_t i) const {
+        return fmt::format(R"(<span class="swatch" style="background:{}"></span>)", color_of(i));
+    }
     bool any_timeline() const;
     std::pair<double, double> time_domain() const;
     void add_phase_bands(Chart& chart) const;
@@ -287,10 +292,6 @@ std::string Section::spectrum_chart() const {
     return chart.render();
 }
 
-std::string swatch(std::size_t run) {
-    return fmt::format(R"(<span class="swatch" style="background:{}"></span>)", color_of(run));
-}
-
 std::string Section::parameters_table() const {
     std::string out =
         "<table class=\"parameters\">\n<caption>Parameters</caption>\n"
@@ -325,7 +326,7 @@ std::string Section::results_table() const {
         out += fmt::format(
             "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td>"
             "<td>{}</td><td>{}</td><td>{}</td>{}{}{}{}</tr>\n",
-            swatch(i), escape(runs_[i].label), r.messages, thousands(r.msgs_per_sec()),
+            swatch(i), escape(runs_[i].label), thousands(static_cast<double>(r.messages)), thousands(r.msgs_per_sec()),
             r.bytes_per_sec() / (1024.0 * 1024.0), latency(50), latency(90), latency(99), latency(99.9), latency(99.99),
             h.count() == 0 ? std::string("–") : us_text(h.max()), error_cell(r.errors.connect, false),
             error_cell(r.errors.broken, false), error_cell(r.errors.mismatch, true),
@@ -435,6 +436,8 @@ std::string format_html_report(std::span<const ReportRun> runs) {
     std::string title;
     if (runs.size() == 1) {
         title = "echobench: " + runs.front().result.target;
+    } else if (runs.size() > 3) {
+        title = fmt::format("echobench: {} runs compared", runs.size());
     } else {
         for (const ReportRun& run : runs) {
             title += (title.empty() ? "echobench: " : " vs ") + run.label;

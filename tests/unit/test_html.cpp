@@ -125,6 +125,13 @@ TEST_CASE("runs of one load share a section, other loads get their own") {
         CHECK(small < many);
         // small-floor joins the first section, though it comes after many-echod.
         CHECK(page.find("small-floor") < many);
+        // Colours go by place in the section: each section's first run is blue.
+        CHECK(page.find(R"(style="background:#1f77b4"></span>many-echod)") != std::string::npos);
+        CHECK(page.find(R"(style="background:#ff7f0e"></span>small-floor)") != std::string::npos);
+    }
+    SUBCASE("many runs: the title counts them") {
+        const std::vector<ReportRun> runs = {{"a", a}, {"b", b}, {"c", c}, {"d", a}};
+        CHECK(echod::format_html_report(runs).find("<title>echobench: 4 runs compared</title>") != std::string::npos);
     }
 }
 
