@@ -352,7 +352,7 @@ std::string bench_help_text() {
         "Usage: echobench [OPTIONS]\n"
         "       echobench --ping [-i SECONDS] [--count N] [OPTIONS]\n"
         "       echobench --interactive [OPTIONS]\n"
-        "       echobench --merge [--json] [--histogram-out FILE] [--report FILE.html] FILE...\n"
+        "       echobench --merge [--json] [--histogram-out FILE] [--report FILE] FILE...\n"
         "       echobench --report FILE.html --compare FILE...\n"
         "\n"
         "A load client for TCP echo servers (echod or any other): it sends messages\n"
@@ -407,8 +407,9 @@ std::string bench_help_text() {
         "then the measured window. Progress goes to stderr when it is a terminal;\n"
         "Ctrl-C ends the window early and still reports.\n"
         "Exit status: 0 clean run; 1 when an echoed byte differed, a connection\n"
-        "failed, broke or timed out, or nothing was echoed (--merge: in any run);\n"
-        "2 usage error, or a --merge file that is unreadable or does not fit.\n",
+        "failed, broke or timed out, or nothing was echoed (--merge, --compare: in\n"
+        "any run); 2 usage error, or a --merge or --compare file that is unreadable\n"
+        "or does not fit.\n",
         d.host, d.port, max_connections, d.connections, format_size(max_message_size), format_size(d.size),
         max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads, d.timeout_s, d.connect_rate,
         d.interval_s);
