@@ -6,6 +6,8 @@
 #include "echod/bench_options.h"
 #include "echod/bench_report.h"
 
+#include "sample_run.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -366,32 +368,6 @@ TEST_CASE("JSON reader: the grammar, strictly") {
 
 namespace {
 
-echod::BenchResult sample_run(std::uint64_t first, std::uint64_t n, std::uint32_t connections, double duration) {
-    echod::BenchResult r;
-    r.target = "127.0.0.1:7007";
-    r.connections = connections;
-    r.established = connections;
-    r.threads = 1;
-    r.size = 64;
-    r.pipeline = 1;
-    r.warmup_s = 1;
-    r.duration_s = duration;
-    r.messages = n;
-    for (std::uint64_t i = 0; i < n; ++i) {
-        r.latency.record(first + (i * 7919) % 100000);
-    }
-    r.version = "0.1.0";
-    r.started_at = "2026-11-30T01:00:00Z";
-    r.warmup_start_s = 0.25;
-    r.window_start_s = 1.25;
-    r.window_end_s = 1.25 + duration;
-    for (std::uint64_t k = 0; static_cast<double>(k) < r.window_end_s; ++k) {
-        double dt = std::min(1.0, r.window_end_s - static_cast<double>(k));
-        r.timeline.push_back({static_cast<double>(k), dt, n / 4 + k, first + k * 1000, connections});
-    }
-    return r;
-}
-
 echod::BenchResult read_back(const echod::BenchResult& r) {
     echod::BenchResult back;
     std::string error = echod::parse_histogram_document(echod::format_histogram_document(r), back);
@@ -403,7 +379,7 @@ echod::BenchResult read_back(const echod::BenchResult& r) {
 }  // namespace
 
 TEST_CASE("--histogram-out document: the --json object plus the histogram") {
-    echod::BenchResult r = sample_run(10000, 5000, 4, 2.0);
+    echod::BenchResult r = echod_test::sample_run(10000, 5000, 4, 2.0);
     std::string doc = echod::format_histogram_document(r);
     std::string json = echod::format_json(r);
     // The same object, with one more field at the end.
@@ -486,8 +462,8 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
 }
 
 TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
-    echod::BenchResult a = sample_run(10000, 30000, 10, 10.0);
-    echod::BenchResult b = sample_run(50000, 10000, 5, 9.5);
+    echod::BenchResult a = echod_test::sample_run(10000, 30000, 10, 10.0);
+    echod::BenchResult b = echod_test::sample_run(50000, 10000, 5, 9.5);
     b.target = "10.0.0.2:7007";
     b.pipeline = 4;
     b.errors.broken = 1;

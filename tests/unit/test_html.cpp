@@ -1,6 +1,7 @@
 #include "echod/bench_html.h"
 
 #include "doctest_include.h"
+#include "sample_run.h"
 
 #include <cstddef>
 #include <string>
@@ -13,28 +14,7 @@ using echod::ReportRun;
 namespace {
 
 BenchResult run_of(std::uint32_t connections, std::uint64_t messages, double duration) {
-    BenchResult r;
-    r.target = "127.0.0.1:7007";
-    r.connections = connections;
-    r.established = connections;
-    r.threads = 1;
-    r.size = 64;
-    r.pipeline = 1;
-    r.warmup_s = 1;
-    r.duration_s = duration;
-    r.messages = messages;
-    for (std::uint64_t i = 0; i < messages; ++i) {
-        r.latency.record(20000 + (i * 7919) % 30000);
-    }
-    r.version = "0.1.0";
-    r.started_at = "2026-11-30T01:00:00Z";
-    r.warmup_start_s = 0.01;
-    r.window_start_s = 1.01;
-    r.window_end_s = 1.01 + duration;
-    for (std::uint64_t k = 0; static_cast<double>(k) < r.window_end_s; ++k) {
-        r.timeline.push_back({static_cast<double>(k), 1, messages / 3, 45000, connections});
-    }
-    return r;
+    return echod_test::sample_run(20000, messages, connections, duration);
 }
 
 std::size_t count(std::string_view text, std::string_view what) {
