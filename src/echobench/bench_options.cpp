@@ -238,6 +238,9 @@ std::string apply(const GetoptArgs& getopt, int value, const char* arg, BenchCon
 // Errors only visible once all options are in.
 std::string check_combination(const GetoptArgs& getopt, const BenchConfig& config, const Seen& seen) {
     auto option_error = [&getopt](int option, std::string_view reason) { return getopt.option_error(option, reason); };
+    if (!config.report.empty() && config.report == config.histogram_out) {
+        return option_error(opt_report, "is the same file as --histogram-out");
+    }
     if (config.mode == BenchConfig::Mode::merge) {
         if (seen.load_option != 0) {
             return option_error(seen.load_option, "does not apply with --merge");
@@ -263,6 +266,12 @@ std::string check_combination(const GetoptArgs& getopt, const BenchConfig& confi
         }
         if (config.input_files.empty()) {
             return option_error(opt_compare, "no files given (echobench --report FILE.html --compare FILE...)");
+        }
+        for (const std::string& input : config.input_files) {
+            if (input == config.report) {
+                return option_error(opt_report,
+                                    fmt::format("would overwrite '{}', a file to compare", printable(input)));
+            }
         }
         return {};
     }

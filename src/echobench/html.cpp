@@ -179,7 +179,7 @@ std::string Section::p99_chart() const {
         }
     }
     if (high <= 0) {
-        return R"(<p class="note">No p99 per second: no run here has one (merged runs do not).</p>)";
+        return R"(<p class="note">No p99 per second to draw: no second with echoes (merged runs have no p99 per second).</p>)";
     }
     auto [lo, hi] = time_domain();
     auto [y_lo, y_hi] = svg::log_domain(low, high);

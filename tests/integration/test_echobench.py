@@ -250,6 +250,9 @@ class JsonReport(EchobenchTest):
             self.assertEqual(doc["threads"], 2)
             self.assertEqual(doc["established"], 10)
             self.assertGreater(doc["messages"], 0)
+            # The timeline adds both threads up.
+            self.assertTrue(all(s["connections"] == 10 for s in doc["timeline"]), doc["timeline"])
+            self.assertGreaterEqual(sum(s["msgs"] for s in doc["timeline"]), doc["messages"])
 
     def test_ipv6(self):
         try:
@@ -802,6 +805,15 @@ class Report(unittest.TestCase):
         r = run_echobench("--compare", self.path("bad.json"), timeout=10)
         self.assertEqual(r.returncode, 2)
         self.assertIn(b"--compare: needs --report", r.stderr)
+        # Nothing to connect to: exit 1, and the page says why.
+        r = run_echobench("-p", free_port(), "-c", 2, "--report", self.path("refused.html"), timeout=20)
+        self.assertEqual(r.returncode, 1)
+        page, text, svgs = self.read_page("refused.html")
+        self.assertIn('<div class="alert warn" role="alert">', page)
+        self.assertIn("2 connection(s) failed to connect (first: connect: connection refused)", text)
+        self.assertIn("nothing was echoed in the measured window", text)
+        self.assertNotIn("spectrum", svgs)
+        self.assertIn("No latency spectrum: nothing was echoed", text)
 
 
 def main():

@@ -215,6 +215,10 @@ TEST_CASE("usage errors name the option, in one line") {
     CHECK(error_of({"--report", "c.html", "--compare", "a.json", "--histogram-out", "m.json"}) ==
           usage("--histogram-out: does not apply with --compare (use --merge to combine runs)"));
     CHECK(error_of({"--merge", "--compare", "a.json"}) == usage("--compare: cannot be combined with --merge"));
+    CHECK(error_of({"--report", "x", "--histogram-out", "x"}) ==
+          usage("--report: is the same file as --histogram-out"));
+    CHECK(error_of({"--report", "a.json", "--compare", "a.json"}) ==
+          usage("--report: would overwrite 'a.json', a file to compare"));
     CHECK(error_of({"--compare", "--ping"}) == usage("--ping: cannot be combined with --compare"));
     std::string big = error_of({"-c", "1000", "-P", "1024", "-s", "64MiB"});
     CHECK(big.starts_with("echobench: --size: 1000 connections x pipeline 1024 x 64MiB"));
