@@ -157,12 +157,13 @@ private:
     std::uint64_t next_due_ = 0;  // messages scheduled so far (k)
 
     // Results, owned by the worker's thread until join().
-    Histogram histogram_;
+    Histogram histogram_;  // the window's latencies, up to the last closed second
     BenchErrors errors_;
     std::uint64_t measured_local_ = 0;
     std::uint64_t echoed_local_ = 0;
     int loop_close_status_ = 0;
-    TimelineInterval interval_;          // the second being counted
+    TimelineInterval interval_;          // the second being counted; latency: its echoes outside the window
+    Histogram interval_window_latency_;  // its echoes inside the window, for histogram_ too
     std::uint64_t interval_end_ns_ = 0;  // when it closes
 
     // Published for the controller.

@@ -212,6 +212,7 @@ void Worker::handle_tick() {
         last_snapshot_ns_ = now;
         std::lock_guard lock(snapshot_mutex_);
         snapshot_ = histogram_;
+        snapshot_.merge(interval_window_latency_);  // this second's, not yet in histogram_
     }
 }
 
@@ -279,13 +280,17 @@ Worker::EchoTime Worker::echo_time(std::uint64_t now_ns) {
 void Worker::count_echo(EchoTime when, std::uint64_t latency_ns) {
     // Single writer: a plain store, no read-modify-write on a shared line.
     echoed_.store(++echoed_local_, std::memory_order_relaxed);
-    if (when.recorded) {
-        ++interval_.msgs;
-        interval_.latency.record(latency_ns);
+    if (!when.recorded) {
+        return;
     }
+    // One histogram record per echo, timeline included: the window's echoes
+    // join histogram_ when their second closes (close_interval).
+    ++interval_.msgs;
     if (when.measured) {
-        histogram_.record(latency_ns);
+        interval_window_latency_.record(latency_ns);
         measured_.store(++measured_local_, std::memory_order_relaxed);
+    } else {
+        interval_.latency.record(latency_ns);
     }
 }
 
@@ -378,7 +383,10 @@ void Worker::close_interval() {
     // After the window the connections close one by one; the timeline ends
     // with the window, so it shows them as they were when it ended.
     interval_.connections = draining_ ? open_at_drain_ : open_.load(std::memory_order_relaxed);
+    histogram_.merge(interval_window_latency_);
     TimelineInterval done = interval_;  // the copy (30 KiB) outside the lock
+    done.latency.merge(interval_window_latency_);
+    interval_window_latency_.reset();
     {
         std::lock_guard lock(timeline_mutex_);
         closed_intervals_.push_back(std::move(done));
