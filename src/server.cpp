@@ -120,6 +120,14 @@ int Server::run() {
     uv_signal_start(&sigint_, on_signal, SIGINT);
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
+    // A --workers worker starts with these blocked (supervisor.cpp); now that
+    // they are handled, one that came early is delivered, as a drain.
+    sigset_t handled;
+    sigemptyset(&handled);
+    for (int s : {SIGINT, SIGTERM, SIGUSR1}) {
+        sigaddset(&handled, s);
+    }
+    sigprocmask(SIG_UNBLOCK, &handled, nullptr);
     std::string error;
     std::vector<int> inherited = take_listen_fds(error);
     if (!error.empty()) {

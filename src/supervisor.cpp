@@ -99,7 +99,15 @@ int run_workers(const Config& config, const std::function<int(const Config&)>& r
             for (int fd : reserved) {
                 ::close(fd);
             }
-            sigprocmask(SIG_SETMASK, &previous, nullptr);
+            // SIGINT, SIGTERM and SIGUSR1 stay blocked until the worker's own
+            // handlers are in (Server::run unblocks them): one sent while the
+            // worker is still starting (a restart under a stop, a slow start
+            // under valgrind) waits for them instead of killing it.
+            sigset_t worker_mask = previous;
+            for (int s : {SIGINT, SIGTERM, SIGUSR1}) {
+                sigaddset(&worker_mask, s);
+            }
+            sigprocmask(SIG_SETMASK, &worker_mask, nullptr);
             std::_Exit(run_worker(worker_config));
         }
         if (pid < 0) {

@@ -81,6 +81,15 @@ class Workers(EchodTestCase):
             s.close()
         self.assert_clean_stop(d)
 
+    def test_a_stop_while_workers_start_is_clean(self):
+        # SIGTERM as soon as the first worker is ready: the others may still
+        # be starting (under valgrind, surely). A worker blocks the stop
+        # signals until its handlers are in, so each still drains and exits 0.
+        d = self.start("--workers", "4")
+        self.assert_clean_stop(d)
+        self.assertTrue(any("stopped: all 4 workers exited" in line for line in d.lines), d.stderr_text())
+        self.assertFalse(any("not all cleanly" in line for line in d.lines), d.stderr_text())
+
     def test_workers_do_not_outlive_a_killed_parent(self):
         d = self.start_workers(2)
         workers = children(d.pid)
