@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -165,6 +166,7 @@ private:
     TimelineInterval interval_;          // the second being counted; latency: its echoes outside the window
     Histogram interval_window_latency_;  // its echoes inside the window, for histogram_ too
     std::uint64_t interval_end_ns_ = 0;  // when it closes
+    std::optional<TimelineInterval> spare_interval_;  // the next one, made ahead by the tick
 
     // Published for the controller.
     std::atomic<std::uint32_t> established_{0};

@@ -93,6 +93,7 @@ int Worker::init() {
         double share = config_.rate * client_count_ / config_.connections;
         interval_ns_ = 1e9 / share;
     }
+    closed_intervals_.reserve(8);  // the controller takes them every tick
     clients_.reserve(client_count_);
     for (std::uint32_t i = 0; i < client_count_; ++i) {
         clients_.push_back(std::make_unique<Client>(*this, first_client_id_ + i, i));
@@ -187,6 +188,11 @@ void Worker::on_tick(uv_timer_t* handle) {
 void Worker::handle_tick() {
     const std::uint64_t now = uv_hrtime();
     roll_timeline(now);  // a second without echoes is a sample too
+    if (!spare_interval_) {
+        // The next second's interval (a 30 KiB histogram) is made here, so
+        // that the echo which closes a second allocates nothing.
+        spare_interval_.emplace();
+    }
     if (!draining_ && next_connect_ < clients_.size()) {
         // A steady rate, not a burst: this worker's share of --connect-rate.
         double per_ns = config_.connect_rate * client_count_ / config_.connections / 1e9;
@@ -384,16 +390,20 @@ void Worker::close_interval() {
     // with the window, so it shows them as they were when it ended.
     interval_.connections = draining_ ? open_at_drain_ : open_.load(std::memory_order_relaxed);
     histogram_.merge(interval_window_latency_);
-    TimelineInterval done = interval_;  // the copy (30 KiB) outside the lock
-    done.latency.merge(interval_window_latency_);
+    interval_.latency.merge(interval_window_latency_);
     interval_window_latency_.reset();
-    {
-        std::lock_guard lock(timeline_mutex_);
-        closed_intervals_.push_back(std::move(done));
+    if (!spare_interval_) {
+        spare_interval_.emplace();  // seconds went by faster than ticks came
     }
-    ++interval_.index;
-    interval_.msgs = 0;
-    interval_.latency.reset();
+    spare_interval_->index = interval_.index + 1;
+    std::swap(interval_, *spare_interval_);
+    {
+        // closed_intervals_ keeps its capacity (take_intervals clears it):
+        // no allocation here once the run is under way.
+        std::lock_guard lock(timeline_mutex_);
+        closed_intervals_.push_back(std::move(*spare_interval_));
+    }
+    spare_interval_.reset();
 }
 
 void Worker::take_intervals(std::vector<TimelineInterval>& out) {
