@@ -77,7 +77,15 @@ std::string format_table(const BenchResult& result);
 // 0 clean; 1 on any error or when nothing was echoed.
 int exit_status(const BenchResult& result);
 
-// Lines for stderr explaining a status of 1 ("" for 0), each "echobench: ...\n".
+// What makes a status of 1, one line per kind, for people: "3 message(s)
+// echoed wrong (first: ...)". Empty for a clean run.
+struct FailureLine {
+    bool mismatch = false;  // an echo differed: the run measured a broken server
+    std::string text;
+};
+std::vector<FailureLine> failure_lines(const BenchResult& result);
+
+// The same on stderr: each "echobench: TARGET: ...\n" ("" for a clean run).
 std::string failure_summary(const BenchResult& result);
 
 // "9.1us", "12.35ms", "1.50s": a latency in ns, for people.

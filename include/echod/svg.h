@@ -157,10 +157,10 @@ public:
                std::vector<double> ticks = {});
     void set_title(std::string title) { title_ = std::move(title); }
     void set_margins(Margins margins) { margins_ = margins; }
-    // Extra attributes for the <svg> element, e.g. R"(id="throughput")",
-    // written as given: not xmlns, viewBox, width, height or class, which
-    // render sets.
-    void set_attributes(std::string attributes) { attributes_ = std::move(attributes); }
+    // The <svg> element's id, which also names its clip path ("ID-plot"):
+    // the charts of one page need ids of their own. Letters, digits, '-'
+    // and '_'; anything else is written as '_'.
+    void set_id(std::string id) { id_ = std::move(id); }
 
     void add_band(Band band) { bands_.push_back(std::move(band)); }
     void add_mark(Mark mark) { marks_.push_back(std::move(mark)); }
@@ -173,9 +173,7 @@ public:
     // bands and marks are clamped to the plot area. Draw order: grid,
     // bands, marks, series, axes and labels. The class names it uses are
     // "grid", "axis", "tick", "band", "mark", "series", "title",
-    // "axis-title". The clipPath's id is "clip-" and the id of
-    // set_attributes if it has one, else a hash of the titles and the plot
-    // area: charts that hash alike clip alike, so a shared id does no harm.
+    // "axis-title".
     std::string render() const;
 
 private:
@@ -191,7 +189,7 @@ private:
     double width_, height_;
     Margins margins_;
     std::string title_;
-    std::string attributes_;
+    std::string id_ = "chart";
     Axis x_, y_;
     std::vector<Band> bands_;
     std::vector<Mark> marks_;

@@ -62,8 +62,9 @@ std::string us_text(std::uint64_t ns) {
 // One section: the runs (indices into the page's runs) of one load.
 class Section {
 public:
-    Section(std::span<const ReportRun> runs, std::vector<std::size_t> members)
-        : runs_(runs), members_(std::move(members)) {}
+    // number: 1 for the page's first section, for the charts' ids.
+    Section(std::span<const ReportRun> runs, std::vector<std::size_t> members, std::size_t number)
+        : runs_(runs), members_(std::move(members)), number_(number) {}
 
     std::string render() const;
 
@@ -90,8 +91,11 @@ private:
     std::string parameters_table() const;
     std::string results_table() const;
 
+    std::string chart_id(std::string_view kind) const { return fmt::format("{}-{}", kind, number_); }
+
     std::span<const ReportRun> runs_;
     std::vector<std::size_t> members_;
+    std::size_t number_;
 };
 
 bool Section::any_timeline() const {
@@ -156,7 +160,7 @@ std::string Section::throughput_chart() const {
     auto [y_lo, y_hi] = svg::nice_domain(0, top, 5);
     Chart chart(chart_width, chart_height);
     chart.set_title("Throughput per second");
-    chart.set_attributes(R"(id="throughput")");
+    chart.set_id(chart_id("throughput"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::linear, y_lo, y_hi, "messages/s");
     add_phase_bands(chart);
@@ -185,7 +189,7 @@ std::string Section::p99_chart() const {
     auto [y_lo, y_hi] = svg::log_domain(low, high);
     Chart chart(chart_width, chart_height);
     chart.set_title("p99 latency per second");
-    chart.set_attributes(R"(id="p99")");
+    chart.set_id(chart_id("p99"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::log, y_lo, y_hi, "p99 latency", svg::format_latency_us);
     add_phase_bands(chart);
@@ -212,7 +216,7 @@ std::string Section::connections_chart() const {
     auto [y_lo, y_hi] = svg::nice_domain(0, top, intervals);
     Chart chart(chart_width, chart_height * 0.7);
     chart.set_title("Connections open");
-    chart.set_attributes(R"(id="connections")");
+    chart.set_id(chart_id("connections"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::linear, y_lo, y_hi, "connections", {}, svg::linear_ticks(y_lo, y_hi, intervals));
     add_phase_bands(chart);
@@ -245,7 +249,7 @@ std::string Section::spectrum_chart() const {
     auto [y_lo, y_hi] = svg::log_domain(low, high);
     Chart chart(chart_width, chart_height * 1.3);
     chart.set_title("Latency by percentile");
-    chart.set_attributes(R"(id="spectrum")");
+    chart.set_id(chart_id("spectrum"));
     chart.set_x(Chart::Scale::log, 1, x_hi, "percentile (log scale of 1 / (1 − percentile))",
                 svg::format_percentile_axis);
     chart.set_y(Chart::Scale::log, y_lo, y_hi, "latency", svg::format_latency_us);
@@ -359,26 +363,15 @@ std::string alerts(std::span<const ReportRun> runs) {
     std::string bad;
     std::string warn;
     for (const ReportRun& run : runs) {
-        const BenchResult& r = run.result;
-        const std::string name = escape(run.label);
-        if (r.errors.mismatch > 0) {
-            bad += fmt::format(
-                "<li><strong>{}: {} message{} echoed WRONG</strong>: the server sent back bytes that differ "
-                "from those sent{}. This run measured a broken echo; do not trust its figures.</li>\n",
-                name, r.errors.mismatch, r.errors.mismatch == 1 ? "" : "s",
-                r.errors.mismatch_reason.empty() ? "" : " (first: " + escape(r.errors.mismatch_reason) + ")");
-        }
-        auto line = [&warn, &name](std::uint64_t n, std::string_view what, const std::string& reason) {
-            if (n > 0) {
-                warn += fmt::format("<li>{}: {} {}{}</li>\n", name, n, what,
-                                    reason.empty() ? "" : " (first: " + escape(reason) + ")");
+        for (const FailureLine& line : failure_lines(run.result)) {
+            if (line.mismatch) {
+                bad += fmt::format(
+                    "<li><strong>{}: {}</strong>. The server sent back bytes that differ from those sent: "
+                    "this run measured a broken echo; do not trust its figures.</li>\n",
+                    escape(run.label), escape(line.text));
+            } else {
+                warn += fmt::format("<li>{}: {}</li>\n", escape(run.label), escape(line.text));
             }
-        };
-        line(r.errors.connect, "connection(s) failed to connect", r.errors.connect_reason);
-        line(r.errors.broken, "connection(s) broke", r.errors.broken_reason);
-        line(r.errors.timeout, "connection(s) timed out waiting for echoes", r.errors.timeout_reason);
-        if (r.messages == 0) {
-            warn += fmt::format("<li>{}: nothing was echoed in the measured window</li>\n", name);
         }
     }
     std::string out;
@@ -460,6 +453,7 @@ std::string format_html_report(std::span<const ReportRun> runs) {
     out += alerts(runs);
     // Sections in the order their first run was given.
     std::vector<bool> placed(runs.size(), false);
+    std::size_t sections = 0;
     for (std::size_t i = 0; i < runs.size(); ++i) {
         if (placed[i]) {
             continue;
@@ -471,7 +465,8 @@ std::string format_html_report(std::span<const ReportRun> runs) {
                 members.push_back(j);
             }
         }
-        out += Section(runs, std::move(members)).render();
+        ++sections;
+        out += Section(runs, std::move(members), sections).render();
     }
     out +=
         "<footer>Written by echobench --report. Latencies are from the measured window only; the "

@@ -146,20 +146,28 @@ int exit_status(const BenchResult& r) {
     return r.errors.total() > 0 || r.messages == 0 ? 1 : 0;
 }
 
-std::string failure_summary(const BenchResult& r) {
-    std::string out;
-    auto line = [&](std::uint64_t n, std::string_view what, const std::string& reason) {
+std::vector<FailureLine> failure_lines(const BenchResult& r) {
+    std::vector<FailureLine> out;
+    auto line = [&out](std::uint64_t n, std::string_view what, const std::string& reason, bool mismatch) {
         if (n > 0) {
-            out += fmt::format("echobench: {}: {} {}{}\n", r.target, n, what,
-                               reason.empty() ? "" : fmt::format(" (first: {})", reason));
+            out.push_back(
+                {mismatch, fmt::format("{} {}{}", n, what, reason.empty() ? "" : " (first: " + reason + ")")});
         }
     };
-    line(r.errors.connect, "connection(s) failed to connect", r.errors.connect_reason);
-    line(r.errors.broken, "connection(s) broke", r.errors.broken_reason);
-    line(r.errors.mismatch, "message(s) echoed wrong", r.errors.mismatch_reason);
-    line(r.errors.timeout, "connection(s) timed out waiting for echoes", r.errors.timeout_reason);
+    line(r.errors.connect, "connection(s) failed to connect", r.errors.connect_reason, false);
+    line(r.errors.broken, "connection(s) broke", r.errors.broken_reason, false);
+    line(r.errors.mismatch, "message(s) echoed wrong", r.errors.mismatch_reason, true);
+    line(r.errors.timeout, "connection(s) timed out waiting for echoes", r.errors.timeout_reason, false);
     if (r.messages == 0) {
-        out += fmt::format("echobench: {}: nothing was echoed during the measured window\n", r.target);
+        out.push_back({false, "nothing was echoed during the measured window"});
+    }
+    return out;
+}
+
+std::string failure_summary(const BenchResult& r) {
+    std::string out;
+    for (const FailureLine& line : failure_lines(r)) {
+        out += fmt::format("echobench: {}: {}\n", r.target, line.text);
     }
     return out;
 }

@@ -6,7 +6,6 @@
 #include <array>
 #include <cctype>
 #include <cmath>
-#include <cstdint>
 #include <initializer_list>
 #include <iterator>
 
@@ -125,30 +124,6 @@ std::vector<Tick> ticks_of(const AxisScale& scale, std::vector<double> values, c
         ticks.push_back({at, labeler ? labeler(value) : format_number(value, scale.log() ? value : step)});
     }
     return ticks;
-}
-
-// The value of id="..." (or '...') among extra attributes, or "".
-std::string_view id_attribute(std::string_view attributes) {
-    for (std::size_t at = attributes.find("id="); at != std::string_view::npos; at = attributes.find("id=", at + 1)) {
-        bool whole_name = at == 0 || std::isspace(static_cast<unsigned char>(attributes[at - 1])) != 0;
-        if (!whole_name || at + 3 >= attributes.size()) {
-            continue;
-        }
-        char quote = attributes[at + 3];
-        std::size_t end = attributes.find(quote, at + 4);
-        if ((quote == '"' || quote == '\'') && end != std::string_view::npos) {
-            return attributes.substr(at + 4, end - at - 4);
-        }
-    }
-    return {};
-}
-
-std::uint64_t fnv1a(std::string_view text) {
-    std::uint64_t hash = 14695981039346656037ULL;
-    for (unsigned char c : text) {
-        hash = (hash ^ c) * 1099511628211ULL;
-    }
-    return hash;
 }
 
 }  // namespace
@@ -409,22 +384,18 @@ std::string Chart::render() const {
     const std::vector<Tick> x_ticks = ticks_of(sx, x_.ticks, x_.labeler, 6);
     const std::vector<Tick> y_ticks = ticks_of(sy, y_.ticks, y_.labeler, 5);
 
-    std::string clip_id;
-    for (char c : id_attribute(attributes_)) {
-        clip_id += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ? c : '_';
+    std::string id;
+    for (char c : id_) {
+        id += std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' ? c : '_';
     }
-    if (clip_id.empty()) {
-        clip_id = fmt::format("{:016x}", fnv1a(fmt::format("{}\n{}\n{}\n{} {} {} {}", title_, x_.title, y_.title,
-                                                           px(left), px(top), px(right), px(bottom))));
-    }
-    clip_id = "clip-" + clip_id;
+    const std::string clip_id = id + "-plot";
 
     std::string out;
     append(
         out,
-        R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {0} {1}" width="{0}" height="{1}" class="chart"{2}{3}>)"
+        R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {0} {1}" width="{0}" height="{1}" class="chart" id="{2}">)"
         "\n",
-        px(width_), px(height_), attributes_.empty() ? "" : " ", attributes_);
+        px(width_), px(height_), id);
     append(out, R"(<g font-family="sans-serif" font-size="11">)"
                 "\n");
     append(out,

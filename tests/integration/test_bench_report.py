@@ -34,7 +34,7 @@ class BenchReport(unittest.TestCase):
                 page = f.read()
             self.assertEqual(os.listdir(tmp), ["matrix.html"])  # tools/bench's own files are gone
         self.assertEqual(page.count("<section>"), len(CELLS))
-        spectra = [ET.fromstring(m.group(0)) for m in re.finditer(r'<svg\b[^>]*id="spectrum".*?</svg>', page, re.S)]
+        spectra = [ET.fromstring(m.group(0)) for m in re.finditer(r'<svg\b[^>]*id="spectrum-\d+".*?</svg>', page, re.S)]
         self.assertEqual(len(spectra), len(CELLS))
         for cell, svg in zip(CELLS, spectra):
             labels = [line.find(SVG_NS + "title").text for line in svg.iter(SVG_NS + "polyline")

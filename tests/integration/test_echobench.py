@@ -688,12 +688,17 @@ class Report(unittest.TestCase):
             for key in ("src", "href"):
                 self.assertNotIn(key, attrs, (tag, attrs))
         self.assertNotRegex(page, r"url\((?!#)")  # url() only to the page's own clip paths
+        ids = re.findall(r'\bid="([^"]*)"', page)
+        self.assertEqual(len(ids), len(set(ids)), "an id used twice")
         self.assertNotIn("@import", page)
         svgs = {}
         for m in re.finditer(r"<svg\b.*?</svg>", page, re.S):
             root = ET.fromstring(m.group(0))  # raises on anything malformed
             self.assertEqual(root.tag, SVG_NS + "svg")
-            svgs.setdefault(root.get("id"), []).append(root)
+            # Ids are unique on the page: "spectrum-2" is the second section's spectrum.
+            kind, section = root.get("id").rsplit("-", 1)
+            self.assertEqual(int(section), len(svgs.get(kind, [])) + 1, root.get("id"))
+            svgs.setdefault(kind, []).append(root)
         return page, "".join(parser.text), svgs
 
     def series(self, root):
@@ -776,7 +781,7 @@ class Report(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stderr)
         page, text, _ = self.read_page("bad.html")
         self.assertIn('<div class="alert bad" role="alert"><h2>Echo mismatch</h2>', page)
-        self.assertRegex(text, r"\d+ messages? echoed WRONG")
+        self.assertRegex(text, r"\d+ message\(s\) echoed wrong \(first: connection \d+ message \d+")
         self.assertIn('<td class="bad">', page)
         # A saved run keeps its mismatches: --compare shows them and exits 1.
         r = run_echobench("--report", self.path("again.html"), "--compare", self.path("bad.json"), timeout=10)
@@ -811,7 +816,7 @@ class Report(unittest.TestCase):
         page, text, svgs = self.read_page("refused.html")
         self.assertIn('<div class="alert warn" role="alert">', page)
         self.assertIn("2 connection(s) failed to connect (first: connect: connection refused)", text)
-        self.assertIn("nothing was echoed in the measured window", text)
+        self.assertIn("nothing was echoed during the measured window", text)
         self.assertNotIn("spectrum", svgs)
         self.assertIn("No latency spectrum: nothing was echoed", text)
 

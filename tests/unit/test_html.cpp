@@ -47,7 +47,7 @@ TEST_CASE("the page is self-contained") {
 TEST_CASE("charts, parameters and results of one run") {
     const std::vector<ReportRun> runs = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
     std::string page = echod::format_html_report(runs);
-    for (const char* id : {R"(id="throughput")", R"(id="p99")", R"(id="connections")", R"(id="spectrum")"}) {
+    for (const char* id : {R"(id="throughput-1")", R"(id="p99-1")", R"(id="connections-1")", R"(id="spectrum-1")"}) {
         CAPTURE(id);
         CHECK(count(page, id) == 1);
     }
@@ -73,7 +73,7 @@ TEST_CASE("a mismatch is loud, other errors are shown") {
     const std::vector<ReportRun> runs = {{"srv", r}};
     std::string page = echod::format_html_report(runs);
     CHECK(page.find(R"(<div class="alert bad" role="alert"><h2>Echo mismatch</h2>)") != std::string::npos);
-    CHECK(page.find("3 messages echoed WRONG") != std::string::npos);
+    CHECK(page.find("<strong>srv: 3 message(s) echoed wrong (first: connection 1 message 7") != std::string::npos);
     CHECK(page.find("connection 1 message 7") != std::string::npos);
     CHECK(page.find(R"(<div class="alert warn")") != std::string::npos);
     CHECK(page.find("1 connection(s) broke") != std::string::npos);
@@ -88,7 +88,7 @@ TEST_CASE("runs of one load share a section, other loads get their own") {
         const std::vector<ReportRun> runs = {{"before", a}, {"after", b}};
         std::string page = echod::format_html_report(runs);
         CHECK(count(page, "<section>") == 1);
-        CHECK(count(page, R"(id="spectrum")") == 1);
+        CHECK(count(page, R"(id="spectrum-1")") == 1);
         CHECK(page.find("<title>echobench: before vs after</title>") != std::string::npos);
         // Both in the legend, in their colours.
         CHECK(page.find(R"(style="background:#1f77b4"></span>before)") != std::string::npos);
@@ -98,6 +98,10 @@ TEST_CASE("runs of one load share a section, other loads get their own") {
         const std::vector<ReportRun> runs = {{"small-echod", a}, {"many-echod", c}, {"small-floor", b}};
         std::string page = echod::format_html_report(runs);
         CHECK(count(page, "<section>") == 2);
+        // Every chart has an id of its own, and so its clip path.
+        CHECK(count(page, R"(id="spectrum-1")") == 1);
+        CHECK(count(page, R"(id="spectrum-2")") == 1);
+        CHECK(count(page, R"(<clipPath id="throughput-2-plot">)") == 1);
         auto small = page.find("4 connections ×");
         auto many = page.find("50 connections ×");
         REQUIRE(small != std::string::npos);
@@ -133,14 +137,14 @@ TEST_CASE("runs without a timeline or without echoes still make a page") {
     SUBCASE("no timeline: a note instead of the time charts") {
         const std::vector<ReportRun> runs = {{"old", old}};
         std::string page = echod::format_html_report(runs);
-        CHECK(page.find(R"(id="throughput")") == std::string::npos);
+        CHECK(page.find(R"(id="throughput-1")") == std::string::npos);
         CHECK(page.find("No per-second timeline") != std::string::npos);
-        CHECK(page.find(R"(id="spectrum")") != std::string::npos);
+        CHECK(page.find(R"(id="spectrum-1")") != std::string::npos);
     }
     SUBCASE("nothing echoed: no spectrum, said so") {
         const std::vector<ReportRun> runs = {{"empty", empty}};
         std::string page = echod::format_html_report(runs);
-        CHECK(page.find(R"(id="spectrum")") == std::string::npos);
+        CHECK(page.find(R"(id="spectrum-1")") == std::string::npos);
         CHECK(page.find("nothing was echoed") != std::string::npos);
     }
 }

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -357,7 +356,7 @@ TEST_CASE("render draws the chart") {
     chart.set_title("Throughput <all>");
 
     SUBCASE("the svg element") {
-        chart.set_attributes(R"(id="throughput")");
+        chart.set_id("throughput");
         std::string out = chart.render();
         CHECK(out.rfind(R"(<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 640 320" width="640" height="320")",
                         0) == 0);
@@ -507,72 +506,20 @@ TEST_CASE("render draws the chart") {
     }
 }
 
-TEST_CASE("the clipPath id") {
+TEST_CASE("the clipPath id comes from the chart's id") {
     svg::Chart chart = small_chart();
     chart.add_series(series("s", "black", {{0, 0}, {1, 1}}));
-    SUBCASE("from the chart's id") {
-        chart.set_attributes(R"(data-id="no" id="lat ency")");
+    SUBCASE("as given") {
+        chart.set_id("p99-2");
         std::string out = chart.render();
-        CHECK(out.find(R"(<clipPath id="clip-lat_ency">)") != std::string::npos);
-        CHECK(out.find(R"~(clip-path="url(#clip-lat_ency)")~") != std::string::npos);
+        CHECK(out.find(R"(class="chart" id="p99-2">)") != std::string::npos);
+        CHECK(out.find(R"(<clipPath id="p99-2-plot">)") != std::string::npos);
+        CHECK(out.find(R"~(clip-path="url(#p99-2-plot)")~") != std::string::npos);
     }
-    SUBCASE("else from a hash: titles differ, ids differ") {
-        chart.set_title("one");
-        std::string one = chart.render();
-        chart.set_title("two");
-        std::string two = chart.render();
-        auto id_of = [](const std::string& out) {
-            std::size_t at = out.find(R"(<clipPath id=")");
-            REQUIRE(at != std::string::npos);
-            return out.substr(at + 14, out.find('"', at + 14) - at - 14);
-        };
-        CHECK(id_of(one).rfind("clip-", 0) == 0);
-        CHECK(id_of(one).size() == 5 + 16);
-        CHECK(id_of(one) != id_of(two));
-        CHECK(two.find("url(#" + id_of(two) + ")") != std::string::npos);
+    SUBCASE("made safe") {
+        chart.set_id("lat ency\"<");
+        std::string out = chart.render();
+        CHECK(out.find(R"(id="lat_ency__")") != std::string::npos);
+        CHECK(out.find(R"(<clipPath id="lat_ency__-plot">)") != std::string::npos);
     }
-}
-
-// Not a check: ECHOD_SVG_SAMPLE=path writes a sample chart there, to look at.
-TEST_CASE("sample chart, when asked for") {
-    const char* path = std::getenv("ECHOD_SVG_SAMPLE");
-    if (path == nullptr) {
-        return;
-    }
-    svg::Chart chart(720, 360);
-    chart.set_title("Latency by percentile");
-    chart.set_x(svg::Chart::Scale::log, 1, 1e6, "percentile", svg::format_percentile_axis);
-    auto [lo, hi] = svg::log_domain(18, 4200);
-    chart.set_y(svg::Chart::Scale::log, lo, hi, "latency", svg::format_latency_us);
-    std::vector<svg::Point> a;
-    std::vector<svg::Point> b;
-    for (double x = 1; x <= 2e5; x *= 1.25) {
-        a.push_back({x, 20 + 30 * std::pow(std::log10(x), 2)});
-        b.push_back({x, 45 + 8 * std::pow(std::log10(x), 3)});
-    }
-    b[10].y = qnan;
-    chart.add_series(series("echod", "#1f77b4", a));
-    chart.add_series(series("floor <baseline>", "#ff7f0e", b, true));
-    chart.add_mark({100, "p99"});
-    chart.add_mark({1000, "p99.9"});
-    chart.add_band(band(1, 2, "below p50"));
-    std::ofstream(path) << chart.render();
-
-    svg::Chart time(720, 300);
-    time.set_title("Throughput");
-    auto [tlo, thi] = svg::nice_domain(0, 287000, 5);
-    time.set_x(svg::Chart::Scale::linear, 0, 12, "time (s)");
-    time.set_y(svg::Chart::Scale::linear, tlo, thi, "messages/s");
-    time.add_band(band(0, 1, "warm-up", "#000000", 0.07));
-    time.add_series(series("total", "#2ca02c",
-                           {{0, 0},
-                            {1, 150000},
-                            {2, 270000},
-                            {3, 287000},
-                            {4, 281000},
-                            {5, qnan},
-                            {6, 275000},
-                            {7, 279000},
-                            {12, 283000}}));
-    std::ofstream(std::string(path) + ".time.svg") << time.render();
 }
