@@ -481,6 +481,18 @@ def run_echod(binary, *args, timeout=10.0):
     return r
 
 
+def run_echobench(binary, *args, timeout=30.0, **run_kwargs):
+    """Runs echobench to completion: CompletedProcess with bytes stdout and
+    stderr. Under ASan/UBSan a report could hide behind an expected exit
+    status (1 for a failed run), so any report fails here (AssertionError)."""
+    if "input" not in run_kwargs:
+        run_kwargs.setdefault("stdin", subprocess.DEVNULL)
+    r = subprocess.run([binary, *map(str, args)], capture_output=True, timeout=timeout, **run_kwargs)
+    if SANITIZER.search(r.stderr.decode(errors="replace")):
+        raise AssertionError(f"sanitizer report from echobench {args}: {r.stderr.decode(errors='replace')}")
+    return r
+
+
 def skip_under_wrapper(test, what):
     """For a check the wrapper distorts (CPU time, RSS): under a wrapper,
     prints that the check is skipped and returns True; else False."""

@@ -31,6 +31,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chromium  # noqa: E402
 import png  # noqa: E402
+import harness  # noqa: E402
 from harness import Echod  # noqa: E402
 
 SKIP_STATUS = 77  # meson: the test was skipped
@@ -80,14 +81,8 @@ def skip_loudly(reason):
     sys.exit(SKIP_STATUS)
 
 
-def run_echobench(*args, timeout=ECHOBENCH_TIMEOUT):
-    r = subprocess.run([ECHOBENCH, *map(str, args)], stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=timeout)
-    # Under ASan/UBSan a report could hide behind an exit status of 0.
-    for marker in (b"Sanitizer", b"runtime error:"):
-        if marker in r.stderr:
-            raise AssertionError(f"sanitizer report from echobench {args}: {r.stderr.decode(errors='replace')}")
-    return r
+def run_echobench(*args):
+    return harness.run_echobench(ECHOBENCH, *args, timeout=ECHOBENCH_TIMEOUT)
 
 
 class BrowserTestCase(unittest.TestCase):
