@@ -126,6 +126,11 @@ void Connection::handle_read(ssize_t nread) {
     if (nread > 0) {
         server_.stats().bytes_in += static_cast<std::size_t>(nread);
         server_.touch(this);
+        // The idle sweep measures a queued write's progress from the last
+        // byte moved: libuv may have sent part of it since it was queued,
+        // and counting that at the sweep would keep a stalled peer open for
+        // a second timeout. (Writes set this themselves.)
+        write_queue_seen_ = stream()->write_queue_size;
     }
     if (nread > 0 && state_ == State::discarding) {
         return;  // the drain drops input after our FIN

@@ -44,12 +44,13 @@ public:
     bool closing() const { return state_ == State::closing; }
 
     // True when echoed bytes are still moving towards the peer although no
-    // callback said so: a queued write that shrank since it was queued (or
-    // since the last call), or, once everything is handed to the kernel, a
-    // kernel send queue that shrank since the last call. libuv reports only
-    // whole writes done, so a slow but steady reader would otherwise look
-    // idle. Asked only of connections that look idle (a syscall at most),
-    // so a peer that stops reading is closed after two timeouts at most.
+    // callback said so: a queued write that shrank since the last byte
+    // moved (or since the last call), or, once everything is handed to the
+    // kernel, a kernel send queue that shrank since the last call. libuv
+    // reports only whole writes done, so a slow but steady reader would
+    // otherwise look idle. Asked only of connections that look idle (a
+    // syscall at most), so a peer that stops reading is closed after two
+    // timeouts at most.
     bool output_progressed();
 
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }

@@ -311,10 +311,10 @@ class IdleTimeout(EchodTestCase):
         started = time.monotonic()
         while time.monotonic() - started < 2.5 * timeout:
             a.sendall(b"+")
+            last = time.monotonic()  # the close is timed from the last byte in
             time.sleep(timeout / 5)  # the trickle's pace
             self.assertEqual(fd_count(d.pid), base + 1,
                             f"closed after {time.monotonic() - started:.2f} s while bytes came in")
-        last = time.monotonic()
         # The way back was blocked all along: echod holds unsent echo.
         self.assertGreater(echod_side(d, a)["tx_queue"], 0)
         wait_until(lambda: fd_count(d.pid) == base, timeout + TICK + CLOSE_SLACK + 2, "it to be closed")
