@@ -80,4 +80,10 @@ private:
 // index; p99 is not known (percentiles do not add up) and left out.
 std::vector<TimelineSample> merge_timelines(const std::vector<std::vector<TimelineSample>>& timelines);
 
+// For drawing a long run at a readable size: every `width` consecutive
+// samples made into one. msgs are added up over the whole span, so the
+// rate is their mean; p99 and connections are the highest of the span, so
+// that a spike stays visible. A width of 0 or 1 changes nothing.
+std::vector<TimelineSample> coarsen_timeline(const std::vector<TimelineSample>& samples, std::size_t width);
+
 }  // namespace echod

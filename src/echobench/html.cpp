@@ -1,5 +1,6 @@
 #include "echod/bench_html.h"
 
+#include "echod/bench_timeline.h"
 #include "echod/parse.h"
 #include "echod/svg.h"
 
@@ -20,6 +21,10 @@ using svg::escape;
 constexpr double chart_width = 900;
 constexpr double chart_height = 250;
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+// A time chart draws at most this many steps per run (900 px wide): a
+// longer run is drawn with each step covering several seconds, which keeps
+// a day-long run's page small.
+constexpr std::size_t max_steps = 600;
 
 // The marks of the spectrum: where p50 ... p99.99 sit on the 1/(1-p) axis.
 struct PercentileMark {
@@ -63,8 +68,7 @@ std::string us_text(std::uint64_t ns) {
 class Section {
 public:
     // number: 1 for the page's first section, for the charts' ids.
-    Section(std::span<const ReportRun> runs, std::vector<std::size_t> members, std::size_t number)
-        : runs_(runs), members_(std::move(members)), number_(number) {}
+    Section(std::span<const ReportRun> runs, std::vector<std::size_t> members, std::size_t number);
 
     std::string render() const;
 
@@ -81,6 +85,11 @@ private:
         return fmt::format(R"(<span class="swatch" style="background:{}"></span>)", color_of(i));
     }
     bool any_timeline() const;
+    // The timeline as drawn: seconds_per_step_ seconds to a step.
+    const std::vector<TimelineSample>& drawn(std::size_t i) const {
+        return drawn_[static_cast<std::size_t>(std::find(members_.begin(), members_.end(), i) - members_.begin())];
+    }
+    std::string per_step(std::string_view one_second, std::string_view longer) const;
     std::pair<double, double> time_domain() const;
     void add_phase_bands(Chart& chart) const;
     std::string legend() const;
@@ -96,7 +105,29 @@ private:
     std::span<const ReportRun> runs_;
     std::vector<std::size_t> members_;
     std::size_t number_;
+    std::size_t seconds_per_step_ = 1;
+    std::vector<std::vector<TimelineSample>> drawn_;  // by position in members_
 };
+
+Section::Section(std::span<const ReportRun> runs, std::vector<std::size_t> members, std::size_t number)
+    : runs_(runs), members_(std::move(members)), number_(number) {
+    std::size_t longest = 0;
+    for (std::size_t i : members_) {
+        longest = std::max(longest, result(i).timeline.size());
+    }
+    seconds_per_step_ = std::max<std::size_t>(1, (longest + max_steps - 1) / max_steps);
+    for (std::size_t i : members_) {
+        drawn_.push_back(coarsen_timeline(result(i).timeline, seconds_per_step_));
+    }
+}
+
+// A time chart's title: what one step is.
+std::string Section::per_step(std::string_view one_second, std::string_view longer) const {
+    if (seconds_per_step_ == 1) {
+        return std::string(one_second);
+    }
+    return fmt::format("{} {} s", longer, seconds_per_step_);
+}
 
 bool Section::any_timeline() const {
     return std::any_of(members_.begin(), members_.end(), [this](std::size_t i) { return !result(i).timeline.empty(); });
@@ -129,9 +160,9 @@ void Section::add_phase_bands(Chart& chart) const {
 
 // Each sample as a step: flat over its interval, on the window's clock.
 template <typename Value>
-std::vector<svg::Point> steps(const BenchResult& r, Value value) {
+std::vector<svg::Point> steps(const BenchResult& r, const std::vector<TimelineSample>& timeline, Value value) {
     std::vector<svg::Point> points;
-    for (const TimelineSample& s : r.timeline) {
+    for (const TimelineSample& s : timeline) {
         double y = value(s);
         double x0 = s.t_s - r.window_start_s;
         points.push_back({x0, y});
@@ -152,21 +183,22 @@ std::string Section::legend() const {
 std::string Section::throughput_chart() const {
     double top = 0;
     for (std::size_t i : members_) {
-        for (const TimelineSample& s : result(i).timeline) {
+        for (const TimelineSample& s : drawn(i)) {
             top = std::max(top, s.msgs_per_sec());
         }
     }
     auto [lo, hi] = time_domain();
     auto [y_lo, y_hi] = svg::nice_domain(0, top, 5);
     Chart chart(chart_width, chart_height);
-    chart.set_title("Throughput per second");
+    chart.set_title(per_step("Throughput per second", "Throughput, the mean of each"));
     chart.set_id(chart_id("throughput"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::linear, y_lo, y_hi, "messages/s");
     add_phase_bands(chart);
     for (std::size_t i : members_) {
-        chart.add_series({runs_[i].label, color_of(i), steps(result(i), [](const auto& s) { return s.msgs_per_sec(); }),
-                          false, "throughput"});
+        chart.add_series({runs_[i].label, color_of(i),
+                          steps(result(i), drawn(i), [](const auto& s) { return s.msgs_per_sec(); }), false,
+                          "throughput"});
     }
     return chart.render();
 }
@@ -175,7 +207,7 @@ std::string Section::p99_chart() const {
     double low = std::numeric_limits<double>::infinity();
     double high = 0;
     for (std::size_t i : members_) {
-        for (const TimelineSample& s : result(i).timeline) {
+        for (const TimelineSample& s : drawn(i)) {
             if (s.p99_ns) {
                 low = std::min(low, static_cast<double>(*s.p99_ns) / 1000.0);
                 high = std::max(high, static_cast<double>(*s.p99_ns) / 1000.0);
@@ -188,16 +220,16 @@ std::string Section::p99_chart() const {
     auto [lo, hi] = time_domain();
     auto [y_lo, y_hi] = svg::log_domain(low, high);
     Chart chart(chart_width, chart_height);
-    chart.set_title("p99 latency per second");
+    chart.set_title(per_step("p99 latency per second", "p99 latency per second, the highest in each"));
     chart.set_id(chart_id("p99"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::log, y_lo, y_hi, "p99 latency", svg::format_latency_us);
     add_phase_bands(chart);
     for (std::size_t i : members_) {
-        chart.add_series(
-            {runs_[i].label, color_of(i),
-             steps(result(i), [](const auto& s) { return s.p99_ns ? static_cast<double>(*s.p99_ns) / 1000.0 : nan; }),
-             false, "p99"});
+        chart.add_series({runs_[i].label, color_of(i),
+                          steps(result(i), drawn(i),
+                                [](const auto& s) { return s.p99_ns ? static_cast<double>(*s.p99_ns) / 1000.0 : nan; }),
+                          false, "p99"});
     }
     return chart.render();
 }
@@ -205,7 +237,7 @@ std::string Section::p99_chart() const {
 std::string Section::connections_chart() const {
     std::uint32_t top = 1;
     for (std::size_t i : members_) {
-        for (const TimelineSample& s : result(i).timeline) {
+        for (const TimelineSample& s : drawn(i)) {
             top = std::max(top, s.connections);
         }
         top = std::max(top, result(i).connections);
@@ -215,15 +247,15 @@ std::string Section::connections_chart() const {
     int intervals = static_cast<int>(std::min<std::uint32_t>(top, 4));
     auto [y_lo, y_hi] = svg::nice_domain(0, top, intervals);
     Chart chart(chart_width, chart_height * 0.7);
-    chart.set_title("Connections open");
+    chart.set_title(per_step("Connections open", "Connections open, the most in each"));
     chart.set_id(chart_id("connections"));
     chart.set_x(Chart::Scale::linear, lo, hi, "seconds from the start of the measured window");
     chart.set_y(Chart::Scale::linear, y_lo, y_hi, "connections", {}, svg::linear_ticks(y_lo, y_hi, intervals));
     add_phase_bands(chart);
     for (std::size_t i : members_) {
         chart.add_series({runs_[i].label, color_of(i),
-                          steps(result(i), [](const auto& s) { return static_cast<double>(s.connections); }), false,
-                          "connections"});
+                          steps(result(i), drawn(i), [](const auto& s) { return static_cast<double>(s.connections); }),
+                          false, "connections"});
     }
     return chart.render();
 }

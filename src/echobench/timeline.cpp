@@ -69,4 +69,27 @@ std::vector<TimelineSample> merge_timelines(const std::vector<std::vector<Timeli
     return out;
 }
 
+std::vector<TimelineSample> coarsen_timeline(const std::vector<TimelineSample>& samples, std::size_t width) {
+    if (width <= 1) {
+        return samples;
+    }
+    std::vector<TimelineSample> out;
+    out.reserve((samples.size() + width - 1) / width);
+    for (std::size_t i = 0; i < samples.size(); ++i) {
+        const TimelineSample& s = samples[i];
+        if (i % width == 0) {
+            out.push_back(s);
+            continue;
+        }
+        TimelineSample& span = out.back();
+        span.dt_s += s.dt_s;
+        span.msgs += s.msgs;
+        if (s.p99_ns && (!span.p99_ns || *s.p99_ns > *span.p99_ns)) {
+            span.p99_ns = s.p99_ns;
+        }
+        span.connections = std::max(span.connections, s.connections);
+    }
+    return out;
+}
+
 }  // namespace echod

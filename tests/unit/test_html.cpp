@@ -65,6 +65,21 @@ TEST_CASE("charts, parameters and results of one run") {
     CHECK(page.find(R"(class="alert)") == std::string::npos);
 }
 
+TEST_CASE("a long run is drawn in spans of seconds, and the page stays small") {
+    // A day: 86,400 samples would be 2 points each in 3 charts.
+    const std::vector<ReportRun> day = {{"127.0.0.1:7007", run_of(4, 3000, 86400 - 1.25)}};
+    std::string page = echod::format_html_report(day);
+    CHECK(page.find("Throughput, the mean of each 144 s") != std::string::npos);  // 86,400 / 600
+    CHECK(page.find("p99 latency per second, the highest in each 144 s") != std::string::npos);
+    CHECK(page.find("Connections open, the most in each 144 s") != std::string::npos);
+    CHECK(page.size() < 200 * 1024);
+    // A short run: a step per second, as titled.
+    const std::vector<ReportRun> short_run = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string short_page = echod::format_html_report(short_run);
+    CHECK(short_page.find("Throughput per second") != std::string::npos);
+    CHECK(short_page.find("the mean of each") == std::string::npos);
+}
+
 TEST_CASE("a mismatch is loud, other errors are shown") {
     BenchResult r = run_of(4, 3000, 2);
     r.errors.mismatch = 3;

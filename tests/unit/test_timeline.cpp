@@ -120,3 +120,47 @@ TEST_CASE("merge_timelines adds concurrent runs up by second, without p99") {
     CHECK(merged[1].dt_s == doctest::Approx(0.5));
     CHECK_FALSE(merged[1].p99_ns.has_value());
 }
+
+TEST_CASE("coarsen_timeline: spans of seconds for drawing a long run") {
+    // Seconds 0..4; the last one short, second 2 without echoes.
+    std::vector<TimelineSample> s = {
+        {0, 1, 100, 5000, 3}, {1, 1, 300, 9000, 4},  {2, 1, 0, std::nullopt, 4},
+        {3, 1, 50, 2000, 2},  {4, 0.5, 10, 1000, 1},
+    };
+    SUBCASE("width 1 changes nothing") {
+        std::vector<TimelineSample> same = echod::coarsen_timeline(s, 1);
+        REQUIRE(same.size() == s.size());
+        CHECK(same[4].dt_s == doctest::Approx(0.5));
+    }
+    SUBCASE("width 2: rate is the mean, p99 and connections the highest") {
+        std::vector<TimelineSample> c = echod::coarsen_timeline(s, 2);
+        REQUIRE(c.size() == 3);
+        CHECK(c[0].t_s == 0);
+        CHECK(c[0].dt_s == doctest::Approx(2));
+        CHECK(c[0].msgs == 400);
+        CHECK(c[0].msgs_per_sec() == doctest::Approx(200));
+        CHECK(c[0].p99_ns == 9000);
+        CHECK(c[0].connections == 4);
+        // A second without echoes does not hide the next one's p99.
+        CHECK(c[1].t_s == 2);
+        CHECK(c[1].p99_ns == 2000);
+        CHECK(c[1].msgs == 50);
+        // The last span is what is left: one short second.
+        CHECK(c[2].t_s == 4);
+        CHECK(c[2].dt_s == doctest::Approx(0.5));
+        CHECK(c[2].msgs_per_sec() == doctest::Approx(20));
+    }
+    SUBCASE("wider than the run: one span, every second in it") {
+        std::vector<TimelineSample> c = echod::coarsen_timeline(s, 10);
+        REQUIRE(c.size() == 1);
+        CHECK(c[0].dt_s == doctest::Approx(4.5));
+        CHECK(c[0].msgs == 460);
+        CHECK(c[0].p99_ns == 9000);
+    }
+    SUBCASE("spans without any echo have no p99") {
+        std::vector<TimelineSample> quiet = {{0, 1, 0, std::nullopt, 1}, {1, 1, 0, std::nullopt, 1}};
+        std::vector<TimelineSample> c = echod::coarsen_timeline(quiet, 2);
+        REQUIRE(c.size() == 1);
+        CHECK_FALSE(c[0].p99_ns.has_value());
+    }
+}
