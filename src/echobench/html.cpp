@@ -74,21 +74,22 @@ public:
 
 private:
     const BenchResult& result(std::size_t i) const { return runs_[i].result; }
+    // Where run i stands in this section: 0 for its first run.
+    std::size_t position(std::size_t i) const {
+        return static_cast<std::size_t>(std::find(members_.begin(), members_.end(), i) - members_.begin());
+    }
     // By position in the section, so that in a matrix (tools/bench) each
     // server keeps its colour from one section to the next.
     std::string color_of(std::size_t i) const {
         const auto& colors = report_colors();
-        auto position = static_cast<std::size_t>(std::find(members_.begin(), members_.end(), i) - members_.begin());
-        return colors[position % colors.size()];
+        return colors[position(i) % colors.size()];
     }
     std::string swatch(std::size_t i) const {
         return fmt::format(R"(<span class="swatch" style="background:{}"></span>)", color_of(i));
     }
     bool any_timeline() const;
     // The timeline as drawn: seconds_per_step_ seconds to a step.
-    const std::vector<TimelineSample>& drawn(std::size_t i) const {
-        return drawn_[static_cast<std::size_t>(std::find(members_.begin(), members_.end(), i) - members_.begin())];
-    }
+    const std::vector<TimelineSample>& drawn(std::size_t i) const { return drawn_[position(i)]; }
     std::string per_step(std::string_view one_second, std::string_view longer) const;
     std::pair<double, double> time_domain() const;
     void add_phase_bands(Chart& chart) const;
