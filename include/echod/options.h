@@ -3,8 +3,8 @@
 // option, default and error message is unit-tested.
 #pragma once
 
-#include "echod/log.h"
-#include "echod/parse.h"
+#include "common/log.h"
+#include "common/parse.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +20,7 @@ struct Config {
     std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
     std::uint16_t port = 7007;                        // 0: the kernel picks one
     int backlog = 511;                                // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * KiB;               // ring capacity per connection, 16 B..256 MiB
+    std::size_t buffer_size = 64 * common::KiB;               // ring capacity per connection, 16 B..256 MiB
     bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
     bool reuseport = false;                           // SO_REUSEPORT, to share the port with other processes
     std::uint32_t workers = 1;                        // processes serving the port (SO_REUSEPORT), 1..256
@@ -30,11 +30,11 @@ struct Config {
     double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain
     double stats_interval_s = 0;                      // log a stats line this often; 0: only on SIGUSR1
     std::string metrics_file;                         // Prometheus text file, rewritten every interval
-    LogLevel log_level = LogLevel::info;
+    common::LogLevel log_level = common::LogLevel::info;
 };
 
 inline constexpr std::size_t min_buffer_size = 16;
-inline constexpr std::size_t max_buffer_size = 256 * MiB;
+inline constexpr std::size_t max_buffer_size = 256 * common::MiB;
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr std::uint32_t max_workers = 256;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "echod/options.h"
-#include "echod/parse.h"
+#include "common/parse.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
 
@@ -107,7 +107,7 @@ private:
     std::uint64_t last_refuse_warning_ms_ = 0;  // rate-limits the over-the-limit warning
     // Input read and dropped during a drain, and UDP datagrams on their way
     // back: both are used up within one callback, so they can share.
-    std::array<char, 64 * KiB> scratch_{};
+    std::array<char, 64 * common::KiB> scratch_{};
 };
 
 }  // namespace echod

@@ -1,10 +1,11 @@
 // echobench: parse the command line, run the chosen mode, report.
-#include "echod/bench_html.h"
-#include "echod/bench_merge.h"
-#include "echod/bench_modes.h"
-#include "echod/bench_options.h"
-#include "echod/bench_report.h"
-#include "echod/bench_runner.h"
+#include "echobench/report/html.h"
+#include "echobench/results/merge.h"
+#include "echobench/modes/interactive.h"
+#include "echobench/modes/ping.h"
+#include "echobench/options.h"
+#include "echobench/results/result.h"
+#include "echobench/load/runner.h"
 #include "echod_version.h"
 
 #include <uv.h>
@@ -20,8 +21,8 @@
 namespace {
 
 // Prints the report (table or JSON) to stdout.
-void print_report(const echod::BenchConfig& config, const echod::BenchResult& result) {
-    std::string report = config.json ? echod::format_json(result) : echod::format_table(result);
+void print_report(const echobench::BenchConfig& config, const echobench::BenchResult& result) {
+    std::string report = config.json ? echobench::format_json(result) : echobench::format_table(result);
     std::fwrite(report.data(), 1, report.size(), stdout);
     std::fflush(stdout);
 }
@@ -31,7 +32,7 @@ void print_report(const echod::BenchConfig& config, const echod::BenchResult& re
 // any load, and appears whole or not at all.
 class OutputFiles {
 public:
-    explicit OutputFiles(const echod::BenchConfig& config) : config_(config) {}
+    explicit OutputFiles(const echobench::BenchConfig& config) : config_(config) {}
 
     // False after a line on stderr.
     bool open() {
@@ -40,20 +41,20 @@ public:
     }
 
     // Writes what was asked for; false after a line on stderr for each failure.
-    bool write(std::span<const echod::ReportRun> runs, const echod::BenchResult& result) {
+    bool write(std::span<const echobench::ReportRun> runs, const echobench::BenchResult& result) {
         bool ok = true;
         if (!config_.histogram_out.empty()) {
             ok &= commit_one("--histogram-out", config_.histogram_out, histogram_,
-                             echod::format_histogram_document(result));
+                             echobench::format_histogram_document(result));
         }
         if (!config_.report.empty()) {
-            ok &= commit_one("--report", config_.report, report_, echod::format_html_report(runs));
+            ok &= commit_one("--report", config_.report, report_, echobench::format_html_report(runs));
         }
         return ok;
     }
 
 private:
-    static bool open_one(const char* option, const std::string& path, echod::AtomicFile& file) {
+    static bool open_one(const char* option, const std::string& path, echobench::AtomicFile& file) {
         if (path.empty()) {
             return true;
         }
@@ -64,7 +65,7 @@ private:
         return true;
     }
 
-    static bool commit_one(const char* option, const std::string& path, echod::AtomicFile& file,
+    static bool commit_one(const char* option, const std::string& path, echobench::AtomicFile& file,
                            std::string_view content) {
         if (std::string error = file.commit(content); !error.empty()) {
             fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
@@ -73,21 +74,21 @@ private:
         return true;
     }
 
-    const echod::BenchConfig& config_;
-    echod::AtomicFile histogram_;
-    echod::AtomicFile report_;
+    const echobench::BenchConfig& config_;
+    echobench::AtomicFile histogram_;
+    echobench::AtomicFile report_;
 };
 
 // Reads every --merge or --compare file; false after one line naming the
 // file that is unreadable or malformed.
-bool read_runs(const echod::BenchConfig& config, const char* option, std::vector<echod::BenchResult>& runs) {
+bool read_runs(const echobench::BenchConfig& config, const char* option, std::vector<echobench::BenchResult>& runs) {
     runs.resize(config.input_files.size());
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const std::string& path = config.input_files[i];
         std::string text;
-        std::string error = echod::read_text_file(path, text);
+        std::string error = echobench::read_text_file(path, text);
         if (error.empty()) {
-            error = echod::parse_histogram_document(text, runs[i]);
+            error = echobench::parse_histogram_document(text, runs[i]);
         }
         if (!error.empty()) {
             fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
@@ -99,14 +100,14 @@ bool read_runs(const echod::BenchConfig& config, const char* option, std::vector
 
 // Each file's failures on stderr, by file (the reasons stayed on the
 // machines that ran them); the worst exit status among them.
-int report_failed_runs(const echod::BenchConfig& config, std::span<const echod::BenchResult> runs) {
+int report_failed_runs(const echobench::BenchConfig& config, std::span<const echobench::BenchResult> runs) {
     int status = 0;
     for (std::size_t i = 0; i < runs.size(); ++i) {
-        echod::BenchResult run = runs[i];
+        echobench::BenchResult run = runs[i];
         run.target = config.input_files[i];
-        std::string failure = echod::failure_summary(run);
+        std::string failure = echobench::failure_summary(run);
         std::fputs(failure.c_str(), stderr);
-        status = std::max(status, echod::exit_status(run));
+        status = std::max(status, echobench::exit_status(run));
     }
     return status;
 }
@@ -114,13 +115,13 @@ int report_failed_runs(const echod::BenchConfig& config, std::span<const echod::
 // --merge: read every file, combine, report. 2 when a file is unreadable,
 // malformed or does not fit the others (one line naming it); 1 when any run
 // had errors or echoed nothing, or an output file failed; else 0.
-int run_merge(const echod::BenchConfig& config) {
-    std::vector<echod::BenchResult> runs;
+int run_merge(const echobench::BenchConfig& config) {
+    std::vector<echobench::BenchResult> runs;
     if (!read_runs(config, "--merge", runs)) {
         return 2;
     }
-    echod::BenchResult merged;
-    if (std::string error = echod::merge_runs(runs, config.input_files, merged); !error.empty()) {
+    echobench::BenchResult merged;
+    if (std::string error = echobench::merge_runs(runs, config.input_files, merged); !error.empty()) {
         fmt::print(stderr, "echobench: --merge: {}\n", error);
         return 2;
     }
@@ -129,23 +130,23 @@ int run_merge(const echod::BenchConfig& config) {
         return 1;
     }
     print_report(config, merged);
-    const echod::ReportRun page[] = {{fmt::format("{} runs merged", merged.runs), merged}};
+    const echobench::ReportRun page[] = {{fmt::format("{} runs merged", merged.runs), merged}};
     int status = out.write(page, merged) ? 0 : 1;
     status = std::max(status, report_failed_runs(config, runs));
-    return std::max(status, echod::exit_status(merged));
+    return std::max(status, echobench::exit_status(merged));
 }
 
 // --compare: read every file, write one --report page of them all. 2 when a
 // file is unreadable or malformed; 1 when any run had errors or echoed
 // nothing (the page shows them), or the page could not be written; else 0.
-int run_compare(const echod::BenchConfig& config) {
-    std::vector<echod::BenchResult> results;
+int run_compare(const echobench::BenchConfig& config) {
+    std::vector<echobench::BenchResult> results;
     if (!read_runs(config, "--compare", results)) {
         return 2;
     }
-    std::vector<echod::ReportRun> runs;
+    std::vector<echobench::ReportRun> runs;
     for (std::size_t i = 0; i < results.size(); ++i) {
-        runs.push_back({echod::report_label(config.input_files[i]), results[i]});
+        runs.push_back({echobench::report_label(config.input_files[i]), results[i]});
     }
     OutputFiles out(config);
     if (!out.open()) {
@@ -158,11 +159,11 @@ int run_compare(const echod::BenchConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    using echod::BenchCommandLine;
-    BenchCommandLine command = echod::parse_bench_command_line({argv, static_cast<std::size_t>(argc)});
+    using echobench::BenchCommandLine;
+    BenchCommandLine command = echobench::parse_bench_command_line({argv, static_cast<std::size_t>(argc)});
     switch (command.action) {
         case BenchCommandLine::Action::help:
-            fmt::print("{}", echod::bench_help_text());
+            fmt::print("{}", echobench::bench_help_text());
             return 0;
         case BenchCommandLine::Action::version:
             fmt::print("echobench {} (libuv {})\n", ECHOD_VERSION, uv_version_string());
@@ -176,17 +177,17 @@ int main(int argc, char** argv) {
 
     // A server that closes while we write must cost only that connection.
     std::signal(SIGPIPE, SIG_IGN);
-    const echod::BenchConfig& config = command.config;
+    const echobench::BenchConfig& config = command.config;
     switch (config.mode) {
-        case echod::BenchConfig::Mode::ping:
-            return echod::run_ping(config);
-        case echod::BenchConfig::Mode::interactive:
-            return echod::run_interactive(config);
-        case echod::BenchConfig::Mode::merge:
+        case echobench::BenchConfig::Mode::ping:
+            return echobench::run_ping(config);
+        case echobench::BenchConfig::Mode::interactive:
+            return echobench::run_interactive(config);
+        case echobench::BenchConfig::Mode::merge:
             return run_merge(config);
-        case echod::BenchConfig::Mode::compare:
+        case echobench::BenchConfig::Mode::compare:
             return run_compare(config);
-        case echod::BenchConfig::Mode::load:
+        case echobench::BenchConfig::Mode::load:
             break;
     }
 
@@ -195,18 +196,18 @@ int main(int argc, char** argv) {
     if (!out.open()) {
         return 1;
     }
-    echod::BenchResult result;
+    echobench::BenchResult result;
     result.version = ECHOD_VERSION;
-    int run_status = echod::run_load(config, result);
+    int run_status = echobench::run_load(config, result);
     if (run_status != 0 && result.target.empty()) {
         return run_status;  // nothing ran: the reason is on stderr already
     }
     print_report(config, result);
-    const echod::ReportRun page[] = {{result.target, result}};
+    const echobench::ReportRun page[] = {{result.target, result}};
     if (!out.write(page, result)) {
         run_status = std::max(run_status, 1);
     }
-    std::string failure = echod::failure_summary(result);
+    std::string failure = echobench::failure_summary(result);
     std::fputs(failure.c_str(), stderr);
-    return std::max(run_status, echod::exit_status(result));
+    return std::max(run_status, echobench::exit_status(result));
 }

@@ -19,7 +19,7 @@
 // a bucket is never wider than 1/128 of its lowest value and percentile()
 // reports its midpoint, so the error is at most 1/256 of the true value (the
 // header's "within 0.4%"); values below 256 are exact.
-#include "echod/histogram.h"
+#include "echobench/results/histogram.h"
 
 #include <algorithm>
 #include <cmath>
@@ -30,7 +30,7 @@
 #include <limits>
 #include <vector>
 
-using echod::Histogram;
+using echobench::Histogram;
 
 namespace {
 

@@ -4,7 +4,7 @@
 // not crash, and its answer must be consistent: a usage error is one line
 // naming the program with the --help hint, and a run's config is within
 // range. Config files are not read: the reader is a stub.
-#include "echod/bench_options.h"
+#include "echobench/options.h"
 #include "echod/options.h"
 
 #include <cstddef>
@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         error = "not in a fuzzer";
         return std::nullopt;
     };
-    echod::CommandLine result = echod::parse_command_line(argv, no_files);
-    using Action = echod::CommandLine::Action;
+    echobench::CommandLine result = echod::parse_command_line(argv, no_files);
+    using Action = echobench::CommandLine::Action;
     if (result.action == Action::usage_error) {
         check(result.error.starts_with("echod: "));
         check(result.error.ends_with(" (see 'echod --help')"));
@@ -52,16 +52,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(result.error.empty());
         const echod::Config& c = result.config;
         check(c.backlog >= 1 && c.backlog <= 65535);
-        check(c.buffer_size >= echod::min_buffer_size && c.buffer_size <= echod::max_buffer_size);
+        check(c.buffer_size >= echobench::min_buffer_size && c.buffer_size <= echobench::max_buffer_size);
         check(!c.listen.empty() && !c.listen.front().empty());
     }
     // The same words again give the same answer: no state left behind.
-    echod::CommandLine again = echod::parse_command_line(argv, no_files);
+    echobench::CommandLine again = echod::parse_command_line(argv, no_files);
     check(again.action == result.action && again.error == result.error);
 
     argv[0] = "echobench";
-    echod::BenchCommandLine bench = echod::parse_bench_command_line(argv);
-    if (bench.action == echod::BenchCommandLine::Action::usage_error) {
+    echobench::BenchCommandLine bench = echobench::parse_bench_command_line(argv);
+    if (bench.action == echobench::BenchCommandLine::Action::usage_error) {
         check(bench.error.starts_with("echobench: "));
         check(bench.error.ends_with(" (see 'echobench --help')"));
         check(bench.error.find('\n') == std::string::npos);

@@ -1,0 +1,45 @@
+// Strict parsers for option values, shared by echod and echobench.
+//
+// Each returns the value or a short reason ("is not a whole number", ...)
+// that the caller prefixes with the option's name. Nothing here knows about
+// argv or exit codes, so the unit tests can hold every edge.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace common {
+
+inline constexpr std::uint64_t KiB = 1024;
+inline constexpr std::uint64_t MiB = 1024 * KiB;
+
+// The reason a value was rejected, e.g. "'12x' is not a whole number".
+struct ParseError {
+    std::string reason;
+};
+
+template <typename T>
+using Parsed = std::variant<T, ParseError>;
+
+// A decimal whole number in [min, max]; no sign, no spaces, no suffix.
+Parsed<std::uint64_t> parse_uint(std::string_view text, std::uint64_t min, std::uint64_t max);
+
+// SIZE: a whole number of bytes, optionally followed by K/KiB (x1024) or
+// M/MiB (x1048576), in [min, max]. Anything else ("k", "KB", "G", "1.5K")
+// is rejected.
+Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::uint64_t max);
+
+// A non-negative decimal number of seconds ("10", "0.5"), in [min, max].
+Parsed<double> parse_seconds(std::string_view text, double min, double max);
+
+// text as it may be shown inside '...' in a one-line message: control and
+// non-ASCII bytes become \n, \t or \xNN, so user input cannot break the line.
+std::string printable(std::string_view text);
+
+// "65536" -> "64KiB", "1048576" -> "1MiB", "1000" -> "1000B": the shortest
+// exact spelling that parse_size() accepts back (with B only for display).
+std::string format_size(std::uint64_t bytes);
+
+}  // namespace common

@@ -1,0 +1,277 @@
+#include "echobench/load/client.h"
+
+#include "echobench/load/runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace echobench {
+namespace {
+
+Client* owner(const void* data) {
+    return static_cast<Client*>(const_cast<void*>(data));
+}
+
+}  // namespace
+
+Client::Client(Worker& worker, std::uint64_t id, std::uint32_t index)
+    : worker_(worker),
+      id_(id),
+      index_(index),
+      pipeline_(worker.config().pipeline),
+      size_(worker.config().size),
+      checker_(worker.pattern(), id, worker.config().verify),
+      send_buffer_(static_cast<std::size_t>(pipeline_) * size_),
+      latency_base_ns_(pipeline_, 0),
+      writes_(pipeline_) {
+    // uv_tcp_init makes no socket yet (AF_UNSPEC), so idle clients are cheap;
+    // from here on the handle exists and must be closed.
+    uv_tcp_init(worker_.loop(), &tcp_);
+    tcp_.data = this;
+    connect_req_.data = this;
+    for (WriteRequest& w : writes_) {
+        w.req.data = this;
+    }
+    if (!worker_.config().verify) {
+        // Content does not matter unchecked: fill once, never per message.
+        for (std::uint32_t s = 0; s < pipeline_; ++s) {
+            worker_.pattern().fill(id_, s, {slot(s), size_});
+        }
+    }
+}
+
+void Client::connect(const sockaddr* address) {
+    assert(state_ == State::idle);
+    state_ = State::connecting;
+    connect_started_ns_ = uv_hrtime();
+    int err = uv_tcp_connect(&connect_req_, &tcp_, address, after_connect);
+    if (err != 0) {
+        // EMFILE, EADDRNOTAVAIL (out of ports): no callback will come.
+        worker_.count_connect_failed(fmt::format("connect: {}", uv_strerror(err)));
+        close();
+    }
+}
+
+void Client::after_connect(uv_connect_t* req, int status) {
+    owner(req->data)->handle_connect(status);
+}
+
+void Client::handle_connect(int status) {
+    if (status == UV_ECANCELED || state_ != State::connecting) {
+        return;  // we closed it (drain or timeout) and have counted it already
+    }
+    if (status != 0) {
+        worker_.count_connect_failed(fmt::format("connect: {}", uv_strerror(status)));
+        close();
+        return;
+    }
+    state_ = State::open;
+    worker_.count_connected();
+    // Latency is the point: never let Nagle hold back a small message.
+    uv_tcp_nodelay(&tcp_, 1);
+    last_progress_ns_ = uv_hrtime();
+    if (int err = uv_read_start(stream(), on_alloc, on_read); err != 0) {
+        fail_broken("read", err);
+        return;
+    }
+    if (worker_.traffic_started()) {
+        start_traffic();
+    }
+}
+
+void Client::start_traffic() {
+    if (state_ != State::open) {
+        return;
+    }
+    if (!worker_.open_loop()) {
+        due_ = UINT64_MAX;
+    }
+    send_ready();
+}
+
+void Client::set_due(std::uint64_t due) {
+    if (due > due_) {
+        due_ = due;
+        if (state_ == State::open) {
+            send_ready();
+        }
+    }
+}
+
+void Client::send_ready() {
+    // Slot s % K is free for message s once message s - K is echoed and written.
+    std::uint64_t limit = std::min(checker_.sequence(), written_seq_) + pipeline_;
+    std::uint64_t end = std::min(limit, due_);
+    if (end <= sent_seq_) {
+        return;
+    }
+    const std::uint64_t now = uv_hrtime();
+    const bool verify = worker_.config().verify;
+    const bool open_loop = worker_.open_loop();
+    for (std::uint64_t s = sent_seq_; s < end; ++s) {
+        if (verify) {
+            worker_.pattern().fill(id_, s, {slot(s), size_});
+        }
+        latency_base_ns_[s % pipeline_] = open_loop ? worker_.scheduled_ns(index_, s) : now;
+    }
+    // At most K messages are unwritten, so at most K requests are in use.
+    WriteRequest& request = writes_[writes_started_ % pipeline_];
+    std::uint64_t first = sent_seq_ % pipeline_;
+    std::uint64_t count = end - sent_seq_;
+    std::uint64_t run1 = std::min<std::uint64_t>(count, pipeline_ - first);
+    uv_buf_t bufs[2] = {
+        uv_buf_init(reinterpret_cast<char*>(slot(sent_seq_)), static_cast<unsigned>(run1 * size_)),
+        uv_buf_init(reinterpret_cast<char*>(send_buffer_.data()), static_cast<unsigned>((count - run1) * size_)),
+    };
+    request.end_seq = end;
+    if (in_flight() == 0) {
+        last_progress_ns_ = now;  // the echo timeout starts with the first message out
+    }
+    // libuv copies the uv_buf_t array (up to 4 without allocating); the bytes
+    // stay in their slots until after_write.
+    int err = uv_write(&request.req, stream(), bufs, count == run1 ? 1 : 2, after_write);
+    if (err != 0) {
+        fail_broken("write", err);
+        return;
+    }
+    ++writes_started_;
+    sent_seq_ = end;
+}
+
+void Client::after_write(uv_write_t* req, int status) {
+    // req is the first member of a WriteRequest.
+    owner(req->data)->handle_write_done(*reinterpret_cast<WriteRequest*>(req), status);
+}
+
+void Client::handle_write_done(const WriteRequest& request, int status) {
+    if (status == UV_ECANCELED || state_ == State::closing || state_ == State::closed) {
+        return;
+    }
+    if (status != 0) {
+        fail_broken("write", status);
+        return;
+    }
+    // libuv completes a stream's writes in order.
+    written_seq_ = request.end_seq;
+    if (state_ == State::open) {
+        send_ready();
+    } else {
+        close_if_drained();
+    }
+}
+
+void Client::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+    *buf = owner(handle->data)->worker_.read_buffer();
+}
+
+void Client::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    owner(stream->data)->handle_read(nread, buf);
+}
+
+void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
+    if (nread == 0 || state_ == State::closing || state_ == State::closed) {
+        return;  // EAGAIN, or a read already queued when we closed
+    }
+    if (nread < 0) {
+        if (nread == UV_EOF && state_ == State::draining && in_flight() == 0) {
+            close();
+            return;
+        }
+        fail_broken(nread == UV_EOF ? "closed by the server" : "read", nread == UV_EOF ? 0 : static_cast<int>(nread));
+        return;
+    }
+    // One clock read per read(2): every message it completes ends now.
+    const std::uint64_t now = uv_hrtime();
+    const Worker::EchoTime when = worker_.echo_time(now);
+    last_progress_ns_ = now;
+    std::span<const std::byte> data(reinterpret_cast<const std::byte*>(buf->base), static_cast<std::size_t>(nread));
+    while (!data.empty()) {
+        if (checker_.sequence() >= sent_seq_) {
+            worker_.count_mismatch(fmt::format("connection {}: {} bytes arrived beyond those sent", id_, data.size()));
+            close();
+            return;
+        }
+        StreamChecker::Step step = checker_.feed(data);
+        data = data.subspan(step.consumed);
+        if (!step.complete) {
+            continue;
+        }
+        std::uint64_t seq = checker_.sequence() - 1;
+        if (step.mismatch) {
+            worker_.count_mismatch(
+                fmt::format("connection {} message {}: echoed bytes differ from those sent", id_, seq));
+        } else {
+            std::uint64_t base = latency_base_ns_[seq % pipeline_];
+            worker_.count_echo(when, now > base ? now - base : 0);
+        }
+    }
+    if (state_ == State::open) {
+        send_ready();
+    } else {
+        close_if_drained();
+    }
+}
+
+void Client::drain() {
+    switch (state_) {
+        case State::idle:
+        case State::connecting:
+            close();
+            return;
+        case State::open:
+            state_ = State::draining;
+            close_if_drained();
+            return;
+        default:
+            return;
+    }
+}
+
+void Client::close_if_drained() {
+    // The write must be done too: closing cancels it, and the server would
+    // then see a reset instead of a clean close.
+    if (state_ == State::draining && in_flight() == 0 && written_seq_ == sent_seq_) {
+        close();
+    }
+}
+
+void Client::check_timeout(std::uint64_t now_ns) {
+    const auto limit = static_cast<std::uint64_t>(worker_.config().timeout_s * 1e9);
+    // now_ns was read before this tick's connects and sends: it may be older
+    // than the times they recorded.
+    auto older_than_limit = [&](std::uint64_t since) { return now_ns > since && now_ns - since > limit; };
+    if (state_ == State::connecting && older_than_limit(connect_started_ns_)) {
+        worker_.count_connect_failed("connect: timed out");
+        close();
+    } else if ((state_ == State::open || state_ == State::draining) && in_flight() > 0 &&
+               older_than_limit(last_progress_ns_)) {
+        worker_.count_timeout(fmt::format("connection {}: {} message(s) unanswered for {:g} s", id_, in_flight(),
+                                          worker_.config().timeout_s));
+        close();
+    }
+}
+
+void Client::fail_broken(const char* what, int err) {
+    worker_.count_broken(err == 0 ? std::string(what) : fmt::format("{}: {}", what, uv_strerror(err)));
+    close();
+}
+
+void Client::close() {
+    if (state_ == State::closing || state_ == State::closed) {
+        return;
+    }
+    bool was_open = state_ == State::open || state_ == State::draining;
+    state_ = State::closing;
+    worker_.count_closed(was_open);
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+}
+
+void Client::on_close(uv_handle_t* handle) {
+    Client* self = owner(handle->data);
+    self->state_ = State::closed;
+    self->worker_.client_closed();
+}
+
+}  // namespace echobench

@@ -1,0 +1,704 @@
+#include "echobench/load/runner.h"
+
+#include "echobench/load/client.h"
+#include "common/parse.h"
+
+#include <fmt/format.h>
+
+#include <arpa/inet.h>
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+
+namespace echobench {
+namespace {
+
+constexpr std::size_t read_buffer_size = 256 * common::KiB;
+constexpr std::uint64_t tick_ms = 10;
+constexpr std::uint64_t ms = 1000000;  // in ns
+constexpr std::uint64_t second_ns = 1000 * ms;
+// Connects in flight per worker: a burst of SYNs beyond the server's backlog
+// would only turn into retransmits and skewed connect times.
+constexpr std::uint32_t max_pending_connects = 256;
+// After the window, how long in-flight messages get to come back before the
+// connections are closed regardless.
+constexpr std::uint64_t drain_grace_ns = 1000 * ms;
+
+template <typename T>
+T* owner(const void* data) {
+    return static_cast<T*>(const_cast<void*>(data));
+}
+
+std::uint64_t to_ns(double seconds) {
+    return static_cast<std::uint64_t>(seconds * 1e9);
+}
+
+// "2026-11-30T01:27:32Z": when the run started, for the report.
+std::string utc_now_iso8601() {
+    std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    return text;
+}
+
+}  // namespace
+
+// --- Worker ----------------------------------------------------------------
+
+Worker::Worker(const BenchConfig& config, const Pattern& pattern, const sockaddr_storage& target, RunControl& control,
+               std::uint64_t first_client_id, std::uint32_t client_count)
+    : config_(config),
+      pattern_(pattern),
+      target_(target),
+      control_(control),
+      first_client_id_(first_client_id),
+      client_count_(client_count),
+      read_buffer_(read_buffer_size) {}
+
+Worker::~Worker() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+int Worker::init() {
+    if (int err = uv_loop_init(&loop_); err != 0) {
+        return err;
+    }
+    uv_async_init(&loop_, &wake_, on_wake);
+    uv_timer_init(&loop_, &tick_);
+    wake_.data = this;
+    tick_.data = this;
+    handles_open_ = 2;
+    if (open_loop()) {
+        // uv_timer has millisecond resolution; a schedule at 100k msgs/s needs
+        // microseconds, or every message would start late by up to a tick.
+        schedule_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (schedule_fd_ < 0) {
+            return -errno;
+        }
+        if (int err = uv_poll_init(&loop_, &schedule_poll_, schedule_fd_); err != 0) {
+            return err;
+        }
+        schedule_poll_.data = this;
+        ++handles_open_;
+        double share = config_.rate * client_count_ / config_.connections;
+        interval_ns_ = 1e9 / share;
+    }
+    closed_intervals_.reserve(8);  // the controller takes them every tick
+    clients_.reserve(client_count_);
+    for (std::uint32_t i = 0; i < client_count_; ++i) {
+        clients_.push_back(std::make_unique<Client>(*this, first_client_id_ + i, i));
+    }
+    return 0;
+}
+
+void Worker::start() {
+    thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+void Worker::wake() {
+    // uv_async_send on a closed handle is undefined: the worker closes it
+    // under the same mutex.
+    std::lock_guard lock(wake_mutex_);
+    if (!wake_closed_) {
+        uv_async_send(&wake_);
+    }
+}
+
+void Worker::run() {
+    if (open_loop()) {
+        // The kernel may delay a timer by the thread's slack (50 us by
+        // default) to batch wakeups; that would show up as latency.
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    }
+    start_ns_ = uv_hrtime();
+    last_snapshot_ns_ = start_ns_;
+    interval_end_ns_ = control_.run_start_ns + second_ns;
+    uv_timer_start(&tick_, on_tick, 0, tick_ms);
+    handle_phase();  // the phase may have moved before the thread ran
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    loop_close_status_ = uv_loop_close(&loop_);
+    roll_timeline(uv_hrtime());
+    close_interval();  // the last, partial one
+    {
+        std::lock_guard lock(snapshot_mutex_);
+        snapshot_ = histogram_;
+    }
+    finished_.store(true, std::memory_order_release);
+}
+
+void Worker::on_wake(uv_async_t* handle) {
+    owner<Worker>(handle->data)->handle_phase();
+}
+
+void Worker::handle_phase() {
+    const Phase phase = control_.phase.load(std::memory_order_acquire);
+    if (phase >= Phase::draining) {
+        if (!draining_) {
+            draining_ = true;
+            open_at_drain_ = open_.load(std::memory_order_relaxed);
+            drain_deadline_ns_ = uv_hrtime() + drain_grace_ns;
+            if (schedule_fd_ >= 0) {
+                uv_poll_stop(&schedule_poll_);
+            }
+            for (auto& client : clients_) {
+                client->drain();
+            }
+        }
+        if (phase == Phase::aborting) {
+            for (auto& client : clients_) {
+                client->close();
+            }
+        }
+        maybe_finish();
+        return;
+    }
+    if (phase >= Phase::warmup && !traffic_started_) {
+        traffic_started_ = true;
+        if (open_loop()) {
+            schedule_start_ns_ = control_.traffic_start_ns.load(std::memory_order_relaxed);
+            uv_poll_start(&schedule_poll_, UV_READABLE, on_schedule);
+            handle_schedule();
+        }
+        for (auto& client : clients_) {
+            client->start_traffic();
+        }
+    }
+}
+
+void Worker::on_tick(uv_timer_t* handle) {
+    owner<Worker>(handle->data)->handle_tick();
+}
+
+void Worker::handle_tick() {
+    const std::uint64_t now = uv_hrtime();
+    roll_timeline(now);  // a second without echoes is a sample too
+    if (!spare_interval_) {
+        // The next second's interval (a 30 KiB histogram) is made here, so
+        // that the echo which closes a second allocates nothing.
+        spare_interval_.emplace();
+    }
+    if (!draining_ && next_connect_ < clients_.size()) {
+        // A steady rate, not a burst: this worker's share of --connect-rate.
+        double per_ns = config_.connect_rate * client_count_ / config_.connections / 1e9;
+        auto allowed = static_cast<std::uint64_t>(static_cast<double>(now - start_ns_) * per_ns) + 1;
+        while (next_connect_ < clients_.size() && next_connect_ < allowed && connecting_ < max_pending_connects) {
+            ++connecting_;
+            clients_[next_connect_++]->connect(reinterpret_cast<const sockaddr*>(&target_));
+        }
+    }
+    // Timeouts are coarse (every 100 ms): checking every client each tick
+    // would cost more than it could tell.
+    if (++ticks_ % 10 == 0) {
+        for (auto& client : clients_) {
+            client->check_timeout(now);
+        }
+    }
+    if (draining_ && now >= drain_deadline_ns_) {
+        for (auto& client : clients_) {
+            client->close();
+        }
+    }
+    if (now - last_snapshot_ns_ >= 250 * ms) {
+        last_snapshot_ns_ = now;
+        std::lock_guard lock(snapshot_mutex_);
+        snapshot_ = histogram_;
+        snapshot_.merge(interval_window_latency_);  // this second's, not yet in histogram_
+    }
+}
+
+void Worker::on_schedule(uv_poll_t* handle, int, int) {
+    Worker* self = owner<Worker>(handle->data);
+    std::uint64_t expirations = 0;
+    // Clears the readiness; how many expirations does not matter, the clock does.
+    if (read(self->schedule_fd_, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
+        return;
+    }
+    self->handle_schedule();
+}
+
+void Worker::handle_schedule() {
+    if (draining_) {
+        return;
+    }
+    const std::uint64_t now = uv_hrtime();
+    const std::uint64_t n = clients_.size();
+    if (now >= schedule_start_ns_ && n > 0) {
+        // Messages k < due are due: k goes to clients_[k % n] as its (k / n)th.
+        auto due = static_cast<std::uint64_t>(static_cast<double>(now - schedule_start_ns_) / interval_ns_) + 1;
+        if (due > next_due_) {
+            if (due - next_due_ >= n) {
+                for (std::uint64_t i = 0; i < n; ++i) {
+                    clients_[i]->set_due(due / n + (i < due % n ? 1 : 0));
+                }
+            } else {
+                for (std::uint64_t k = next_due_; k < due; ++k) {
+                    clients_[k % n]->set_due(k / n + 1);
+                }
+            }
+            next_due_ = due;
+        }
+    }
+    arm_schedule(schedule_start_ns_ + static_cast<std::uint64_t>(static_cast<double>(next_due_) * interval_ns_));
+}
+
+void Worker::arm_schedule(std::uint64_t at_ns) {
+    itimerspec spec{};
+    at_ns = std::max<std::uint64_t>(at_ns, 1);  // zero would disarm it
+    spec.it_value.tv_sec = static_cast<time_t>(at_ns / 1000000000);
+    spec.it_value.tv_nsec = static_cast<long>(at_ns % 1000000000);
+    // uv_hrtime() is CLOCK_MONOTONIC too, so an absolute time works as is.
+    timerfd_settime(schedule_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+std::uint64_t Worker::scheduled_ns(std::uint32_t index, std::uint64_t seq) const {
+    double k = static_cast<double>(seq) * static_cast<double>(clients_.size()) + index;
+    return schedule_start_ns_ + static_cast<std::uint64_t>(k * interval_ns_);
+}
+
+uv_buf_t Worker::read_buffer() {
+    return uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()), static_cast<unsigned>(read_buffer_.size()));
+}
+
+Worker::EchoTime Worker::echo_time(std::uint64_t now_ns) {
+    if (now_ns >= interval_end_ns_) {
+        roll_timeline(now_ns);
+    }
+    const std::uint64_t end = control_.window_end_ns.load(std::memory_order_relaxed);
+    return {now_ns >= control_.window_start_ns.load(std::memory_order_relaxed) && now_ns < end, now_ns < end};
+}
+
+void Worker::count_echo(EchoTime when, std::uint64_t latency_ns) {
+    // Single writer: a plain store, no read-modify-write on a shared line.
+    echoed_.store(++echoed_local_, std::memory_order_relaxed);
+    if (!when.recorded) {
+        return;
+    }
+    // One histogram record per echo, timeline included: the window's echoes
+    // join histogram_ when their second closes (close_interval).
+    ++interval_.msgs;
+    if (when.measured) {
+        interval_window_latency_.record(latency_ns);
+        measured_.store(++measured_local_, std::memory_order_relaxed);
+    } else {
+        interval_.latency.record(latency_ns);
+    }
+}
+
+void Worker::count_connected() {
+    --connecting_;
+    established_.fetch_add(1, std::memory_order_relaxed);
+    settled_.fetch_add(1, std::memory_order_relaxed);
+    open_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::count_connect_failed(const std::string& reason) {
+    --connecting_;
+    ++errors_.connect;
+    if (errors_.connect_reason.empty()) {
+        errors_.connect_reason = reason;
+    }
+    settled_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::count_broken(const std::string& reason) {
+    ++errors_.broken;
+    if (errors_.broken_reason.empty()) {
+        errors_.broken_reason = reason;
+    }
+}
+
+void Worker::count_mismatch(const std::string& reason) {
+    ++errors_.mismatch;
+    if (errors_.mismatch_reason.empty()) {
+        errors_.mismatch_reason = reason;
+    }
+}
+
+void Worker::count_timeout(const std::string& reason) {
+    ++errors_.timeout;
+    if (errors_.timeout_reason.empty()) {
+        errors_.timeout_reason = reason;
+    }
+}
+
+void Worker::count_closed(bool was_open) {
+    if (was_open) {
+        open_.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+void Worker::client_closed() {
+    ++closed_;
+    maybe_finish();
+}
+
+void Worker::maybe_finish() {
+    if (!draining_ || closing_handles_ || closed_ < clients_.size()) {
+        return;
+    }
+    closing_handles_ = true;
+    {
+        std::lock_guard lock(wake_mutex_);
+        wake_closed_ = true;
+        uv_close(reinterpret_cast<uv_handle_t*>(&wake_), on_close);
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), on_close);
+    if (schedule_fd_ >= 0) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&schedule_poll_), on_close);
+    }
+}
+
+void Worker::on_close(uv_handle_t* handle) {
+    Worker* self = owner<Worker>(handle->data);
+    if (--self->handles_open_ == 0 && self->schedule_fd_ >= 0) {
+        // Only now: the fd must outlive the poll handle watching it.
+        ::close(self->schedule_fd_);
+        self->schedule_fd_ = -1;
+    }
+}
+
+void Worker::merge_snapshot_into(Histogram& out) {
+    std::lock_guard lock(snapshot_mutex_);
+    out.merge(snapshot_);
+}
+
+void Worker::roll_timeline(std::uint64_t now_ns) {
+    while (now_ns >= interval_end_ns_) {
+        close_interval();
+        interval_end_ns_ += second_ns;
+    }
+}
+
+void Worker::close_interval() {
+    // After the window the connections close one by one; the timeline ends
+    // with the window, so it shows them as they were when it ended.
+    interval_.connections = draining_ ? open_at_drain_ : open_.load(std::memory_order_relaxed);
+    histogram_.merge(interval_window_latency_);
+    interval_.latency.merge(interval_window_latency_);
+    interval_window_latency_.reset();
+    if (!spare_interval_) {
+        spare_interval_.emplace();  // seconds went by faster than ticks came
+    }
+    spare_interval_->index = interval_.index + 1;
+    std::swap(interval_, *spare_interval_);
+    {
+        // closed_intervals_ keeps its capacity (take_intervals clears it):
+        // no allocation here once the run is under way.
+        std::lock_guard lock(timeline_mutex_);
+        closed_intervals_.push_back(std::move(*spare_interval_));
+    }
+    spare_interval_.reset();
+}
+
+void Worker::take_intervals(std::vector<TimelineInterval>& out) {
+    std::lock_guard lock(timeline_mutex_);
+    for (TimelineInterval& interval : closed_intervals_) {
+        out.push_back(std::move(interval));
+    }
+    closed_intervals_.clear();
+}
+
+// --- Controller --------------------------------------------------------------
+
+namespace {
+
+// The main thread's loop: phases, -n, Ctrl-C, the progress line.
+class Controller {
+public:
+    Controller(const BenchConfig& config, RunControl& control, std::vector<std::unique_ptr<Worker>>& workers)
+        : config_(config), control_(control), workers_(workers), timeline_(workers.size()) {}
+
+    int run(BenchResult& result);
+
+private:
+    static void on_tick(uv_timer_t* handle) { owner<Controller>(handle->data)->handle_tick(); }
+    static void on_signal(uv_signal_t* handle, int) { owner<Controller>(handle->data)->handle_signal(); }
+    static void on_close(uv_handle_t*) {}
+
+    void handle_tick();
+    void handle_signal();
+    void set_phase(Phase phase);
+    void end_window(std::uint64_t now);
+    void show_progress(std::uint64_t now, bool last);
+    void collect_timeline();
+    void fill_timeline(BenchResult& result, std::uint64_t end_ns);
+
+    template <typename F>
+    std::uint64_t sum(F f) const {
+        std::uint64_t total = 0;
+        for (const auto& w : workers_) {
+            total += f(*w);
+        }
+        return total;
+    }
+
+    uv_loop_t loop_{};
+    uv_timer_t tick_{};
+    uv_signal_t sigint_{};
+    uv_signal_t sigterm_{};
+    const BenchConfig& config_;
+    RunControl& control_;
+    std::vector<std::unique_ptr<Worker>>& workers_;
+    Phase phase_ = Phase::connecting;
+    bool interrupted_ = false;
+    bool closing_ = false;
+    std::uint64_t traffic_start_ns_ = 0;
+    std::uint64_t window_start_ns_ = UINT64_MAX;
+    std::uint64_t window_end_ns_ = UINT64_MAX;
+    // Progress line (stderr is a terminal).
+    bool progress_ = false;
+    std::uint64_t started_ns_ = 0;
+    std::uint64_t last_progress_ns_ = 0;
+    std::uint64_t last_echoed_ = 0;
+    // The workers' seconds, added up as they come in.
+    TimelineMerger timeline_;
+    std::vector<TimelineInterval> intervals_;  // reused by collect_timeline
+};
+
+int Controller::run(BenchResult& result) {
+    if (int err = uv_loop_init(&loop_); err != 0) {
+        fmt::print(stderr, "echobench: uv_loop_init: {}\n", uv_strerror(err));
+        return 1;
+    }
+    uv_timer_init(&loop_, &tick_);
+    uv_signal_init(&loop_, &sigint_);
+    uv_signal_init(&loop_, &sigterm_);
+    tick_.data = this;
+    sigint_.data = this;
+    sigterm_.data = this;
+    uv_signal_start(&sigint_, on_signal, SIGINT);
+    uv_signal_start(&sigterm_, on_signal, SIGTERM);
+    progress_ = isatty(STDERR_FILENO) == 1;
+    started_ns_ = last_progress_ns_ = uv_hrtime();
+    control_.run_start_ns = started_ns_;
+    result.started_at = utc_now_iso8601();
+    // -n is checked here, so its overshoot is what one tick echoes.
+    uv_timer_start(&tick_, on_tick, 1, config_.messages > 0 ? 1 : tick_ms);
+    for (auto& w : workers_) {
+        w->start();
+    }
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    if (progress_) {
+        fmt::print(stderr, "\r\033[K");
+    }
+    for (auto& w : workers_) {
+        w->join();
+    }
+    int status = 0;
+    if (int err = uv_loop_close(&loop_); err != 0) {
+        fmt::print(stderr, "echobench: uv_loop_close: {} (a handle was left open)\n", uv_strerror(err));
+        status = 1;
+    }
+    for (auto& w : workers_) {
+        if (w->loop_close_status() != 0) {
+            fmt::print(stderr, "echobench: worker uv_loop_close: {} (a handle was left open)\n",
+                       uv_strerror(w->loop_close_status()));
+            status = 1;
+        }
+        result.latency.merge(w->histogram());
+        result.errors.merge(w->errors());
+        result.messages += w->measured();
+        result.established += w->established();
+    }
+    if (window_start_ns_ != UINT64_MAX && window_end_ns_ != UINT64_MAX && window_end_ns_ > window_start_ns_) {
+        result.duration_s = static_cast<double>(window_end_ns_ - window_start_ns_) / 1e9;
+    }
+    result.interrupted = interrupted_;
+    fill_timeline(result, uv_hrtime());
+    return status;
+}
+
+void Controller::collect_timeline() {
+    for (auto& w : workers_) {
+        w->take_intervals(intervals_);
+    }
+    for (const TimelineInterval& interval : intervals_) {
+        timeline_.add(interval);
+    }
+    intervals_.clear();
+}
+
+void Controller::fill_timeline(BenchResult& result, std::uint64_t end_ns) {
+    collect_timeline();  // the workers have stopped: their last intervals are in
+    auto seconds = [this, end_ns](std::uint64_t at_ns) {
+        // A phase that never came (nothing connected) is put at the end.
+        return static_cast<double>(std::min(at_ns, end_ns) - started_ns_) / 1e9;
+    };
+    result.warmup_start_s = seconds(traffic_start_ns_ == 0 ? UINT64_MAX : traffic_start_ns_);
+    result.window_start_s = seconds(window_start_ns_);
+    result.window_end_s = seconds(window_end_ns_);
+    result.timeline = timeline_.finish(result.window_end_s);
+}
+
+void Controller::set_phase(Phase phase) {
+    phase_ = phase;
+    control_.phase.store(phase, std::memory_order_release);
+    for (auto& w : workers_) {
+        w->wake();
+    }
+}
+
+void Controller::end_window(std::uint64_t now) {
+    if (window_start_ns_ == UINT64_MAX || now < window_start_ns_) {
+        window_start_ns_ = now;  // the window never opened: it is empty
+    }
+    window_end_ns_ = std::min(window_end_ns_, now);
+    control_.window_start_ns.store(window_start_ns_, std::memory_order_relaxed);
+    control_.window_end_ns.store(window_end_ns_, std::memory_order_relaxed);
+}
+
+void Controller::handle_tick() {
+    const std::uint64_t now = uv_hrtime();
+    collect_timeline();
+    switch (phase_) {
+        case Phase::connecting:
+            if (sum([](const Worker& w) { return w.settled(); }) < config_.connections) {
+                break;
+            }
+            if (sum([](const Worker& w) { return w.established(); }) == 0) {
+                end_window(now);
+                set_phase(Phase::draining);
+                break;
+            }
+            traffic_start_ns_ = now;
+            window_start_ns_ = now + to_ns(config_.warmup_s);
+            window_end_ns_ = config_.messages > 0 ? UINT64_MAX : window_start_ns_ + to_ns(config_.duration_s);
+            control_.traffic_start_ns.store(traffic_start_ns_, std::memory_order_relaxed);
+            control_.window_start_ns.store(window_start_ns_, std::memory_order_relaxed);
+            control_.window_end_ns.store(window_end_ns_, std::memory_order_relaxed);
+            set_phase(Phase::warmup);
+            break;
+        case Phase::warmup:
+        case Phase::measuring:
+            if (phase_ == Phase::warmup && now >= window_start_ns_) {
+                phase_ = Phase::measuring;  // only the progress line cares
+            }
+            // Every connection broke (nothing more to measure), or -n is reached.
+            if (sum([](const Worker& w) { return w.open_clients(); }) == 0 ||
+                (config_.messages > 0 && now >= window_start_ns_ &&
+                 sum([](const Worker& w) { return w.measured(); }) >= config_.messages)) {
+                end_window(now);
+                set_phase(Phase::draining);
+            } else if (now >= window_end_ns_) {
+                set_phase(Phase::draining);
+            }
+            break;
+        case Phase::draining:
+        case Phase::aborting:
+            if (!closing_ && std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); })) {
+                closing_ = true;
+                uv_close(reinterpret_cast<uv_handle_t*>(&tick_), on_close);
+                uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), on_close);
+                uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), on_close);
+                return;
+            }
+            break;
+    }
+    if (progress_ && now - last_progress_ns_ >= 1000 * ms) {
+        show_progress(now, false);
+    }
+}
+
+void Controller::handle_signal() {
+    const std::uint64_t now = uv_hrtime();
+    if (phase_ < Phase::draining) {
+        interrupted_ = true;
+        end_window(now);
+        set_phase(Phase::draining);
+    } else if (phase_ == Phase::draining) {
+        set_phase(Phase::aborting);  // a second Ctrl-C: do not wait for echoes
+    }
+}
+
+void Controller::show_progress(std::uint64_t now, bool) {
+    std::uint64_t echoed = sum([](const Worker& w) { return w.echoed(); });
+    double rate = static_cast<double>(echoed - last_echoed_) / (static_cast<double>(now - last_progress_ns_) / 1e9);
+    last_echoed_ = echoed;
+    last_progress_ns_ = now;
+    const char* what = phase_ == Phase::connecting  ? "connecting"
+                       : phase_ == Phase::warmup    ? "warm-up"
+                       : phase_ == Phase::measuring ? "measuring"
+                                                    : "draining";
+    std::string p99 = "-";
+    if (phase_ == Phase::measuring) {
+        Histogram merged;
+        for (auto& w : workers_) {
+            w->merge_snapshot_into(merged);
+        }
+        if (merged.count() > 0) {
+            p99 = format_latency(merged.percentile(99));
+        }
+    }
+    fmt::print(stderr, "\r{:7.1f}s  {:<10}  {:>7} conns  {:>12.0f} msgs/s  p99 {}\033[K",
+               static_cast<double>(now - started_ns_) / 1e9, what,
+               sum([](const Worker& w) { return w.open_clients(); }), rate, p99);
+    std::fflush(stderr);
+}
+
+}  // namespace
+
+// --- run_load ------------------------------------------------------------------
+
+std::string format_target(const std::string& host, std::uint16_t port) {
+    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+}
+
+int resolve_target(const std::string& host, std::uint16_t port, sockaddr_storage& address) {
+    address = {};
+    if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&address)) == 0) {
+        return 0;
+    }
+    return uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&address));
+}
+
+int run_load(const BenchConfig& config, BenchResult& result) {
+    sockaddr_storage target{};
+    if (int err = resolve_target(config.host, config.port, target); err != 0) {
+        fmt::print(stderr, "echobench: {}: {}\n", format_target(config.host, config.port), uv_strerror(err));
+        return 1;
+    }
+    const std::uint32_t threads = std::min(config.threads, config.connections);
+    result.target = format_target(config.host, config.port);
+    result.connections = config.connections;
+    result.threads = threads;
+    result.size = config.size;
+    result.pipeline = config.pipeline;
+    result.rate = config.rate;
+    result.warmup_s = config.warmup_s;
+    result.verify = config.verify;
+
+    const Pattern pattern(config.size);
+    RunControl control;
+    std::vector<std::unique_ptr<Worker>> workers;
+    std::uint64_t next_id = 0;
+    for (std::uint32_t t = 0; t < threads; ++t) {
+        std::uint32_t count = config.connections / threads + (t < config.connections % threads ? 1 : 0);
+        workers.push_back(std::make_unique<Worker>(config, pattern, target, control, next_id, count));
+        next_id += count;
+        if (int err = workers.back()->init(); err != 0) {
+            // Only at start-up, before any thread or socket: exit without tidying.
+            fmt::print(stderr, "echobench: setting up worker {}: {}\n", t, uv_strerror(err));
+            std::exit(1);
+        }
+    }
+    Controller controller(config, control, workers);
+    return controller.run(result);
+}
+
+}  // namespace echobench

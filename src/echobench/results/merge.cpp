@@ -1,0 +1,399 @@
+#include "echobench/results/merge.h"
+
+#include "echobench/results/json.h"
+#include "common/parse.h"
+
+#include <fmt/format.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+namespace echobench {
+namespace {
+
+// Typed access to a document's fields, each failure one reason naming the field.
+class Fields {
+public:
+    explicit Fields(const JsonValue& object) : object_(object) {}
+
+    const JsonValue* get(const char* name) {
+        const JsonValue* v = object_.find(name);
+        if (v == nullptr) {
+            fail(fmt::format("no \"{}\"", name));
+        }
+        return v;
+    }
+
+    template <typename T>
+    void uint(const char* name, T& field) {
+        const JsonValue* v = get(name);
+        if (v == nullptr) {
+            return;
+        }
+        auto n = v->as_uint();
+        if (!n || *n > std::numeric_limits<T>::max()) {
+            fail(fmt::format("\"{}\" is not a whole number in range", name));
+            return;
+        }
+        field = static_cast<T>(*n);
+    }
+
+    void number(const char* name, double& field) {
+        const JsonValue* v = get(name);
+        if (v == nullptr) {
+            return;
+        }
+        auto d = v->as_double();
+        if (!d || *d < 0) {
+            fail(fmt::format("\"{}\" is not a number of 0 or more", name));
+            return;
+        }
+        field = *d;
+    }
+
+    void boolean(const char* name, bool& field) {
+        const JsonValue* v = get(name);
+        if (v == nullptr) {
+            return;
+        }
+        if (v->type != JsonValue::Type::boolean) {
+            fail(fmt::format("\"{}\" is not true or false", name));
+            return;
+        }
+        field = v->boolean;
+    }
+
+    void fail(std::string reason) {
+        if (error.empty() && !reason.empty()) {
+            error = std::move(reason);
+        }
+    }
+
+    std::string error;
+
+private:
+    const JsonValue& object_;
+};
+
+// "timeline": an array of samples as format_json writes them, in order from
+// t = 0; "" or the reason.
+std::string parse_timeline(const JsonValue& array, std::vector<TimelineSample>& out) {
+    if (array.type != JsonValue::Type::array) {
+        return "\"timeline\" is not an array";
+    }
+    for (std::size_t i = 0; i < array.items.size(); ++i) {
+        const JsonValue& item = array.items[i];
+        if (item.type != JsonValue::Type::object) {
+            return fmt::format("timeline[{}] is not an object", i);
+        }
+        TimelineSample sample;
+        Fields f(item);
+        f.number("t", sample.t_s);
+        f.number("dt", sample.dt_s);
+        f.uint("msgs", sample.msgs);
+        f.uint("connections", sample.connections);
+        if (const JsonValue* p99 = f.get("p99_us"); p99 != nullptr && p99->type != JsonValue::Type::null) {
+            auto us = p99->as_double();
+            if (!us || *us < 0) {
+                f.fail("\"p99_us\" is neither null nor a number of 0 or more");
+            } else {
+                sample.p99_ns = static_cast<std::uint64_t>(std::llround(*us * 1000.0));
+            }
+        }
+        if (!f.error.empty()) {
+            return fmt::format("timeline[{}]: {}", i, f.error);
+        }
+        if (sample.t_s != static_cast<double>(i) || sample.dt_s > 1) {
+            return fmt::format("timeline[{}]: not the sample of second {}", i, i);
+        }
+        out.push_back(sample);
+    }
+    return {};
+}
+
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
+
+}  // namespace
+
+std::string format_histogram_document(const BenchResult& result) {
+    std::string report = format_json(result);
+    // format_json ends with "}\n": the histogram goes in before the brace.
+    report.resize(report.size() - 2);
+    return report + R"(, "histogram": )" + result.latency.to_json() + "}\n";
+}
+
+std::string parse_histogram_document(std::string_view text, BenchResult& result) {
+    JsonValue doc;
+    if (std::string error = parse_json(text, doc); !error.empty()) {
+        return "not JSON: " + error;
+    }
+    if (doc.type != JsonValue::Type::object) {
+        return "not a JSON object";
+    }
+    const JsonValue* histogram = doc.find("histogram");
+    if (histogram == nullptr) {
+        return "no \"histogram\" (was it written by echobench --histogram-out?)";
+    }
+    BenchResult r;
+    Fields f(doc);
+    f.uint("connections", r.connections);
+    f.uint("size", r.size);
+    f.uint("pipeline", r.pipeline);
+    f.number("duration_s", r.duration_s);
+    f.uint("messages", r.messages);
+    double rate = 0;
+    f.number("msgs_per_sec", rate);
+    f.uint("threads", r.threads);
+    f.uint("established", r.established);
+    f.boolean("verify", r.verify);
+    f.number("warmup_s", r.warmup_s);
+    f.boolean("interrupted", r.interrupted);
+    f.uint("runs", r.runs);
+    if (const JsonValue* errors = f.get("errors"); errors != nullptr) {
+        if (errors->type != JsonValue::Type::object) {
+            f.fail("\"errors\" is not an object");
+        } else {
+            Fields e(*errors);
+            e.uint("connect", r.errors.connect);
+            e.uint("broken", r.errors.broken);
+            e.uint("mismatch", r.errors.mismatch);
+            e.uint("timeout", r.errors.timeout);
+            if (!e.error.empty()) {
+                f.fail("errors: " + e.error);
+            }
+        }
+    }
+    if (const JsonValue* target = f.get("target"); target != nullptr) {
+        if (target->type != JsonValue::Type::string) {
+            f.fail("\"target\" is not a string");
+        }
+        r.target = target->text;
+    }
+    if (const JsonValue* open_loop = f.get("rate"); open_loop != nullptr && open_loop->type != JsonValue::Type::null) {
+        if (open_loop->type != JsonValue::Type::object) {
+            f.fail("\"rate\" is neither null nor an object");
+        } else {
+            Fields o(*open_loop);
+            o.number("target", r.rate);
+            if (!o.error.empty() || !(r.rate > 0)) {
+                f.fail("\"rate\" has no \"target\" above 0");
+            }
+        }
+    }
+    // Written since echobench 0.1.0 gained --report; older files have none.
+    auto optional_string = [&f, &doc](const char* name, std::string& field) {
+        if (const JsonValue* v = doc.find(name); v != nullptr) {
+            if (v->type != JsonValue::Type::string) {
+                f.fail(fmt::format("\"{}\" is not a string", name));
+            }
+            field = v->text;
+        }
+    };
+    optional_string("version", r.version);
+    optional_string("started_at", r.started_at);
+    if (const JsonValue* phases = doc.find("phases"); phases != nullptr) {
+        Fields p(*phases);
+        if (phases->type != JsonValue::Type::object) {
+            f.fail("\"phases\" is not an object");
+        } else {
+            p.number("warmup_start_s", r.warmup_start_s);
+            p.number("window_start_s", r.window_start_s);
+            p.number("window_end_s", r.window_end_s);
+            if (!p.error.empty()) {
+                f.fail("phases: " + p.error);
+            }
+        }
+    }
+    if (const JsonValue* timeline = doc.find("timeline"); timeline != nullptr && f.error.empty()) {
+        f.fail(parse_timeline(*timeline, r.timeline));
+    }
+    if (!f.error.empty()) {
+        return f.error;
+    }
+    if (r.runs == 0) {
+        return "\"runs\" is 0";
+    }
+    if (r.size == 0) {
+        return "\"size\" is 0";
+    }
+    if (std::string error = Histogram::from_json(*histogram, r.latency); !error.empty()) {
+        return error;
+    }
+    if (r.latency.count() != r.messages) {
+        return fmt::format("the histogram holds {} values but \"messages\" is {}", r.latency.count(), r.messages);
+    }
+    r.summed_msgs_per_sec = rate;
+    result = std::move(r);
+    return {};
+}
+
+std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::string> names, BenchResult& out) {
+    BenchResult m;
+    if (runs.empty()) {
+        return "nothing to merge";
+    }
+    const BenchResult& first = runs.front();
+    m.size = first.size;
+    m.runs = 0;
+    m.verify = true;
+    double rate_sum = 0;
+    std::vector<std::string> targets;
+    std::vector<std::string> versions;
+    std::vector<std::vector<TimelineSample>> timelines;
+    for (std::size_t i = 0; i < runs.size(); ++i) {
+        const BenchResult& r = runs[i];
+        const std::string& name = i < names.size() ? names[i] : std::string("?");
+        if (r.size != first.size) {
+            return fmt::format("{}: message size {} differs from {}'s {}", name, common::format_size(r.size), names[0],
+                               common::format_size(first.size));
+        }
+        if ((r.rate > 0) != (first.rate > 0)) {
+            return fmt::format("{}: {} run, but {} is {}: their latencies do not mix", name,
+                               r.rate > 0 ? "an open-loop" : "a closed-loop", names[0],
+                               first.rate > 0 ? "open-loop" : "closed-loop");
+        }
+        auto overflows = [](auto total, auto add) { return add > std::numeric_limits<decltype(total)>::max() - total; };
+        if (overflows(m.connections, r.connections) || overflows(m.established, r.established) ||
+            overflows(m.threads, r.threads) || overflows(m.runs, r.runs) || overflows(m.messages, r.messages)) {
+            return fmt::format("{}: the totals overflow", name);
+        }
+        m.connections += r.connections;
+        m.established += r.established;
+        m.threads += r.threads;
+        m.runs += r.runs;
+        m.messages += r.messages;
+        m.pipeline = std::max(m.pipeline, r.pipeline);
+        m.duration_s = std::max(m.duration_s, r.duration_s);
+        m.warmup_s = std::max(m.warmup_s, r.warmup_s);
+        m.rate += r.rate;
+        m.verify = m.verify && r.verify;
+        m.interrupted = m.interrupted || r.interrupted;
+        m.errors.merge(r.errors);
+        m.latency.merge(r.latency);
+        m.warmup_start_s = std::max(m.warmup_start_s, r.warmup_start_s);
+        m.window_start_s = std::max(m.window_start_s, r.window_start_s);
+        m.window_end_s = std::max(m.window_end_s, r.window_end_s);
+        if (m.started_at.empty() || (!r.started_at.empty() && r.started_at < m.started_at)) {
+            m.started_at = r.started_at;  // the earliest; ISO 8601 in UTC sorts as text
+        }
+        if (std::find(versions.begin(), versions.end(), r.version) == versions.end()) {
+            versions.push_back(r.version);
+        }
+        timelines.push_back(r.timeline);
+        rate_sum += r.msgs_per_sec();
+        if (std::find(targets.begin(), targets.end(), r.target) == targets.end()) {
+            targets.push_back(r.target);
+        }
+    }
+    m.summed_msgs_per_sec = rate_sum;
+    for (const std::string& t : targets) {
+        m.target += m.target.empty() ? t : ", " + t;
+    }
+    for (const std::string& v : versions) {
+        m.version += m.version.empty() ? v : ", " + v;
+    }
+    m.timeline = merge_timelines(timelines);
+    out = std::move(m);
+    return {};
+}
+
+std::string read_text_file(const std::string& path, std::string& out) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno_text(errno);
+    }
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+        ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            int err = errno;
+            ::close(fd);
+            return errno_text(err);
+        }
+        if (n == 0) {
+            break;
+        }
+        if (text.size() + static_cast<std::size_t>(n) > max_document_size) {
+            ::close(fd);
+            return fmt::format("larger than {}", common::format_size(max_document_size));
+        }
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    out = std::move(text);
+    return {};
+}
+
+AtomicFile::~AtomicFile() {
+    discard();
+}
+
+void AtomicFile::discard() {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+        ::unlink(temp_path_.c_str());
+    }
+}
+
+std::string AtomicFile::open(const std::string& path) {
+    discard();
+    path_ = path;
+    temp_path_ = fmt::format("{}.tmp.{}", path, ::getpid());
+    fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd_ < 0) {
+        return errno_text(errno);
+    }
+    return {};
+}
+
+std::string AtomicFile::commit(std::string_view content) {
+    if (fd_ < 0) {
+        return "not open";
+    }
+    while (!content.empty()) {
+        ssize_t n = ::write(fd_, content.data(), content.size());
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            std::string error = errno_text(errno);
+            discard();
+            return error;
+        }
+        content.remove_prefix(static_cast<std::size_t>(n));
+    }
+    if (::fsync(fd_) != 0) {
+        std::string error = errno_text(errno);
+        discard();
+        return error;
+    }
+    int closed = ::close(fd_);
+    fd_ = -1;
+    if (closed != 0) {
+        std::string error = errno_text(errno);
+        ::unlink(temp_path_.c_str());
+        return error;
+    }
+    if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+        std::string error = errno_text(errno);
+        ::unlink(temp_path_.c_str());
+        return error;
+    }
+    return {};
+}
+
+}  // namespace echobench

@@ -1,0 +1,331 @@
+#include "echod/connection.h"
+
+#include "echod/listener.h"
+#include "common/log.h"
+#include "echod/server.h"
+
+#include <sys/ioctl.h>
+#if defined(__linux__)
+#include <linux/sockios.h>  // SIOCOUTQ
+#endif
+
+#include <cassert>
+
+namespace echod {
+namespace {
+
+// libuv hands callbacks the embedded handle or request; data points back at us.
+Connection* owner(const void* data) {
+    return static_cast<Connection*>(const_cast<void*>(data));
+}
+
+std::string peer_and_local(uv_tcp_t* tcp) {
+    sockaddr_storage peer{};
+    sockaddr_storage local{};
+    int peer_len = sizeof peer;
+    int local_len = sizeof local;
+    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+        return "?";
+    }
+    return fmt::format("{} -> {}", format_address(reinterpret_cast<sockaddr*>(&peer)),
+                       format_address(reinterpret_cast<sockaddr*>(&local)));
+}
+
+}  // namespace
+
+Connection::Connection(Server& server) : server_(server) {
+    tcp_.data = this;
+    write_req_.data = this;
+    shutdown_req_.data = this;
+}
+
+Connection* Connection::accept(Server& server, uv_stream_t* listener) {
+    auto* connection = new Connection(server);
+    // uv_tcp_init cannot fail for AF_UNSPEC; from here on the handle exists
+    // and the object may only die in on_close.
+    uv_tcp_init(server.loop(), &connection->tcp_);
+    server.add(connection);
+    int err = uv_accept(listener, connection->stream());
+    if (err != 0) {
+        common::log_warn("accept: {}", uv_strerror(err));
+        connection->close();
+        return nullptr;
+    }
+    // Echo latency matters more than packet count: never hold back a small write.
+    uv_tcp_nodelay(&connection->tcp_, 1);
+    if (common::log_enabled(common::LogLevel::debug)) {
+        common::log_debug("accepted {}", peer_and_local(&connection->tcp_));
+    }
+    connection->start_reading();
+    return connection;
+}
+
+void Connection::start_reading() {
+    int err = uv_read_start(stream(), on_alloc, on_read);
+    if (err != 0) {
+        common::log_debug("uv_read_start: {}", uv_strerror(err));
+        close();
+        return;
+    }
+    reading_ = true;
+}
+
+void Connection::stop_reading() {
+    if (reading_) {
+        uv_read_stop(stream());
+        reading_ = false;
+    }
+    if (paused_) {
+        paused_ = false;
+        --server_.stats().paused;
+    }
+}
+
+void Connection::pause_reading() {
+    // Backpressure: the ring is full, so the peer's bytes wait in the kernel
+    // and TCP's window pushes back on it. handle_write_done resumes.
+    if (reading_) {
+        uv_read_stop(stream());
+        reading_ = false;
+        paused_ = true;
+        ++server_.stats().paused;
+        ++server_.stats().backpressure_pauses;
+    }
+}
+
+void Connection::resume_reading() {
+    paused_ = false;
+    --server_.stats().paused;
+    start_reading();
+}
+
+void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
+    Connection* self = owner(handle->data);
+    if (self->state_ == State::discarding) {
+        *buf = self->server_.discard_buffer();
+        return;
+    }
+    if (!self->ring_) {
+        self->ring_ = self->server_.rings().acquire();
+    }
+    // libuv reads straight into the ring's free space. An empty buffer (full
+    // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
+    std::span<char> free = self->ring_->writable_spans()[0];
+    *buf = uv_buf_init(free.data(), static_cast<unsigned int>(free.size()));
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+    owner(stream->data)->handle_read(nread);
+}
+
+void Connection::handle_read(ssize_t nread) {
+    if (state_ == State::closing) {
+        return;
+    }
+    if (nread > 0) {
+        server_.stats().bytes_in += static_cast<std::size_t>(nread);
+        server_.touch(this);
+        // The idle sweep measures a queued write's progress from the last
+        // byte moved: libuv may have sent part of it since it was queued,
+        // and counting that at the sweep would keep a stalled peer open for
+        // a second timeout. (Writes set this themselves.)
+        write_queue_seen_ = stream()->write_queue_size;
+    }
+    if (nread > 0 && state_ == State::discarding) {
+        return;  // the drain drops input after our FIN
+    }
+    if (nread > 0) {
+        ring_->commit(static_cast<std::size_t>(nread));
+        if (write_in_flight_ == 0) {
+            write_ring();
+        }
+        if (state_ == State::open && ring_ && ring_->full()) {
+            pause_reading();
+        }
+    } else if (nread == UV_ENOBUFS) {
+        pause_reading();
+    } else if (nread == UV_EOF) {
+        reading_ = false;  // libuv stops reading at EOF by itself
+        peer_eof_ = true;
+        if (state_ == State::discarding) {
+            close();
+            return;
+        }
+        if (state_ == State::open) {
+            state_ = State::flushing;
+        }
+        finish_if_flushed();
+    } else if (nread < 0) {
+        common::log_debug("read: {}", uv_strerror(static_cast<int>(nread)));
+        close();
+        return;
+    }
+    return_ring_if_idle();
+}
+
+void Connection::write_ring() {
+    assert(write_in_flight_ == 0);
+    if (state_ == State::closing || !ring_ || ring_->empty()) {
+        return;
+    }
+    auto spans = ring_->readable_spans();
+    std::array<uv_buf_t, 2> bufs = {
+        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
+        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
+    };
+    unsigned int count = spans[1].empty() ? 1 : 2;
+
+    // Most writes complete at once; only the remainder needs a request.
+    int written = uv_try_write(stream(), bufs.data(), count);
+    if (written == UV_EAGAIN) {
+        written = 0;
+    } else if (written < 0) {
+        common::log_debug("write: {}", uv_strerror(written));
+        close();
+        return;
+    }
+    ring_->consume(static_cast<std::size_t>(written));
+    bytes_echoed_ += static_cast<std::size_t>(written);
+    server_.stats().bytes_out += static_cast<std::size_t>(written);
+    if (written > 0) {
+        server_.touch(this);
+    }
+    if (ring_->empty()) {
+        return;
+    }
+
+    spans = ring_->readable_spans();
+    bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size()));
+    bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size()));
+    count = spans[1].empty() ? 1 : 2;
+    // The ring's readable bytes stay put until after_write: reads only ever
+    // fill the free part, so the buffers stay valid while in flight.
+    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
+    if (err != 0) {
+        common::log_debug("uv_write: {}", uv_strerror(err));
+        close();
+        return;
+    }
+    write_in_flight_ = ring_->readable();
+    write_queue_seen_ = stream()->write_queue_size;
+}
+
+void Connection::after_write(uv_write_t* req, int status) {
+    owner(req->data)->handle_write_done(status);
+}
+
+void Connection::handle_write_done(int status) {
+    std::size_t done = write_in_flight_;
+    write_in_flight_ = 0;
+    if (status != 0) {
+        // UV_ECANCELED when we closed first; anything else is the peer's fault.
+        if (state_ != State::closing) {
+            common::log_debug("write: {}", uv_strerror(status));
+            close();
+        }
+        return;
+    }
+    ring_->consume(done);
+    bytes_echoed_ += done;
+    server_.stats().bytes_out += done;
+    server_.touch(this);
+    write_ring();
+    if (paused_ && state_ == State::open && ring_ && !ring_->full()) {
+        resume_reading();
+    }
+    finish_if_flushed();
+    return_ring_if_idle();
+}
+
+void Connection::finish_if_flushed() {
+    if (state_ != State::flushing || write_in_flight_ != 0 || (ring_ && !ring_->empty())) {
+        return;
+    }
+    int err = uv_shutdown(&shutdown_req_, stream(), after_shutdown);
+    if (err != 0) {
+        common::log_debug("shutdown: {}", uv_strerror(err));
+        close();
+        return;
+    }
+    state_ = State::shutting_down;
+}
+
+void Connection::after_shutdown(uv_shutdown_t* req, int status) {
+    owner(req->data)->handle_shutdown_done(status);
+}
+
+void Connection::handle_shutdown_done(int status) {
+    if (state_ == State::closing) {
+        return;
+    }
+    if (status != 0 || peer_eof_) {
+        close();
+        return;
+    }
+    // Server drain: our FIN is out; read and drop until the peer closes, so
+    // that closing never finds unread input (which would send RST).
+    state_ = State::discarding;
+    start_reading();
+}
+
+bool Connection::output_progressed() {
+    if (write_in_flight_ != 0) {
+        std::size_t queued = stream()->write_queue_size;
+        bool moved = queued != write_queue_seen_;
+        write_queue_seen_ = queued;
+        return moved;
+    }
+    std::size_t unsent = kernel_send_queue();
+    bool moved = unsent != 0 && unsent != kernel_queue_seen_;
+    kernel_queue_seen_ = unsent;
+    return moved;
+}
+
+std::size_t Connection::kernel_send_queue() {
+#ifdef SIOCOUTQ
+    uv_os_fd_t fd = -1;
+    int unsent = 0;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 &&
+        unsent > 0) {
+        return static_cast<std::size_t>(unsent);
+    }
+#endif
+    return 0;  // unknown here: the connection counts as idle once libuv's queue is done
+}
+
+void Connection::return_ring_if_idle() {
+    if (ring_ && ring_->empty() && write_in_flight_ == 0) {
+        server_.rings().release(std::move(ring_));
+    }
+}
+
+void Connection::begin_drain() {
+    if (state_ != State::open) {
+        return;  // already on its way out
+    }
+    stop_reading();
+    state_ = State::flushing;
+    finish_if_flushed();
+}
+
+void Connection::close() {
+    if (state_ == State::closing) {
+        return;
+    }
+    stop_reading();  // settles the paused count; uv_close stops reading anyway
+    state_ = State::closing;
+    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+}
+
+void Connection::on_close(uv_handle_t* handle) {
+    Connection* self = owner(handle->data);
+    if (self->ring_) {
+        self->server_.rings().release(std::move(self->ring_));
+    }
+    common::log_debug("closed after echoing {} bytes", self->bytes_echoed_);
+    self->server_.remove(self);
+    delete self;
+}
+
+}  // namespace echod

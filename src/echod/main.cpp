@@ -1,0 +1,63 @@
+// echod: parse the command line, run the server, report.
+#include "common/log.h"
+#include "echod/options.h"
+#include "echod/server.h"
+#include "echod/supervisor.h"
+#include "echod_version.h"
+
+#include <uv.h>
+
+#include <fmt/format.h>
+#include <csignal>
+#include <cstdio>
+
+namespace {
+
+// One single-threaded echod: one loop, one server, until it has drained.
+int serve(const echod::Config& config) {
+    uv_loop_t loop;
+    if (int err = uv_loop_init(&loop); err != 0) {
+        common::log_error("uv_loop_init: {}", uv_strerror(err));
+        return 1;
+    }
+    int status = 0;
+    {
+        echod::Server server(&loop, config);
+        status = server.run();
+    }
+    if (int err = uv_loop_close(&loop); err != 0) {
+        common::log_error("uv_loop_close: {} (a handle was left open)", uv_strerror(err));
+        return 1;
+    }
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    using echod::CommandLine;
+    CommandLine command = echod::parse_command_line({argv, static_cast<std::size_t>(argc)});
+    switch (command.action) {
+        case CommandLine::Action::help:
+            fmt::print("{}", echod::help_text());
+            return 0;
+        case CommandLine::Action::version:
+            fmt::print("echod {} (libuv {})\n", ECHOD_VERSION, uv_version_string());
+            return 0;
+        case CommandLine::Action::usage_error:
+            fmt::print(stderr, "{}\n", command.error);
+            return 2;
+        case CommandLine::Action::run:
+            break;
+    }
+
+    // A peer that closes while we write must cost only its connection: take
+    // EPIPE from write(2) instead of dying of SIGPIPE.
+    std::signal(SIGPIPE, SIG_IGN);
+    common::set_log_level(command.config.log_level);
+
+    if (command.config.workers > 1) {
+        return echod::run_workers(command.config, serve);
+    }
+    return serve(command.config);
+}

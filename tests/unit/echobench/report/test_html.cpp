@@ -1,0 +1,173 @@
+#include "echobench/report/html.h"
+
+#include "doctest_include.h"
+#include "../sample_run.h"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+using echobench::BenchResult;
+using echobench::ReportRun;
+
+namespace {
+
+BenchResult run_of(std::uint32_t connections, std::uint64_t messages, double duration) {
+    return echobench_test::sample_run(20000, messages, connections, duration);
+}
+
+std::size_t count(std::string_view text, std::string_view what) {
+    std::size_t n = 0;
+    for (auto at = text.find(what); at != std::string_view::npos; at = text.find(what, at + what.size())) {
+        ++n;
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("the page is self-contained") {
+    const std::vector<ReportRun> runs = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string page = echobench::format_html_report(runs);
+    CHECK(page.starts_with("<!DOCTYPE html>\n<html"));
+    CHECK(page.ends_with("</html>\n"));
+    // Nothing to fetch: no scripts, stylesheets, fonts or images from elsewhere.
+    for (const char* outside : {"<script", "<link", "@import", "<img", "<iframe", "https:"}) {
+        CAPTURE(outside);
+        CHECK(page.find(outside) == std::string::npos);
+    }
+    // url() only for the charts' clip paths, inside the page.
+    CHECK(count(page, "url(") == count(page, "url(#"));
+    // The one "http:" is the SVG namespace, an identifier that is never fetched.
+    CHECK(count(page, "http:") == count(page, "xmlns=\"http://www.w3.org/2000/svg\""));
+    CHECK(page == echobench::format_html_report(runs));  // no clock, no randomness
+}
+
+TEST_CASE("charts, parameters and results of one run") {
+    const std::vector<ReportRun> runs = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string page = echobench::format_html_report(runs);
+    for (const char* id : {R"(id="throughput-1")", R"(id="p99-1")", R"(id="connections-1")", R"(id="spectrum-1")"}) {
+        CAPTURE(id);
+        CHECK(count(page, id) == 1);
+    }
+    CHECK(page.find("warm-up") != std::string::npos);
+    CHECK(page.find("4 connections × 64B messages × pipeline 1, closed loop") != std::string::npos);
+    CHECK(page.find("2026-11-30T01:00:00Z") != std::string::npos);
+    CHECK(page.find("<td>0.1.0</td>") != std::string::npos);
+    CHECK(page.find("1,500 msgs/s") != std::string::npos);  // 3000 in 2 s
+    CHECK(page.find("<td>1,500</td>") != std::string::npos);
+    for (const char* mark : {"p50", "p90", "p99", "p99.9", "p99.99", "max"}) {
+        CAPTURE(mark);
+        CHECK(page.find(std::string(">") + mark + "<") != std::string::npos);
+    }
+    CHECK(page.find("Echo mismatch") == std::string::npos);
+    CHECK(page.find(R"(class="alert)") == std::string::npos);
+}
+
+TEST_CASE("a long run is drawn in spans of seconds, and the page stays small") {
+    // A day: 86,400 samples would be 2 points each in 3 charts.
+    const std::vector<ReportRun> day = {{"127.0.0.1:7007", run_of(4, 3000, 86400 - 1.25)}};
+    std::string page = echobench::format_html_report(day);
+    CHECK(page.find("Throughput, the mean of each 144 s") != std::string::npos);  // 86,400 / 600
+    CHECK(page.find("p99 latency per second, the highest in each 144 s") != std::string::npos);
+    CHECK(page.find("Connections open, the most in each 144 s") != std::string::npos);
+    CHECK(page.size() < 200 * 1024);
+    // A short run: a step per second, as titled.
+    const std::vector<ReportRun> short_run = {{"127.0.0.1:7007", run_of(4, 3000, 2)}};
+    std::string short_page = echobench::format_html_report(short_run);
+    CHECK(short_page.find("Throughput per second") != std::string::npos);
+    CHECK(short_page.find("the mean of each") == std::string::npos);
+}
+
+TEST_CASE("a mismatch is loud, other errors are shown") {
+    BenchResult r = run_of(4, 3000, 2);
+    r.errors.mismatch = 3;
+    r.errors.mismatch_reason = "connection 1 message 7: echoed bytes differ from those sent";
+    r.errors.broken = 1;
+    const std::vector<ReportRun> runs = {{"srv", r}};
+    std::string page = echobench::format_html_report(runs);
+    CHECK(page.find(R"(<div class="alert bad" role="alert"><h2>Echo mismatch</h2>)") != std::string::npos);
+    CHECK(page.find("<strong>srv: 3 message(s) echoed wrong (first: connection 1 message 7") != std::string::npos);
+    CHECK(page.find("connection 1 message 7") != std::string::npos);
+    CHECK(page.find(R"(<div class="alert warn")") != std::string::npos);
+    CHECK(page.find("1 connection(s) broke") != std::string::npos);
+    CHECK(page.find(R"(<td class="bad">3</td>)") != std::string::npos);
+}
+
+TEST_CASE("runs of one load share a section, other loads get their own") {
+    BenchResult a = run_of(4, 3000, 2);
+    BenchResult b = run_of(4, 2000, 2);
+    BenchResult c = run_of(50, 9000, 2);
+    SUBCASE("before and after") {
+        const std::vector<ReportRun> runs = {{"before", a}, {"after", b}};
+        std::string page = echobench::format_html_report(runs);
+        CHECK(count(page, "<section>") == 1);
+        CHECK(count(page, R"(id="spectrum-1")") == 1);
+        CHECK(page.find("<title>echobench: before vs after</title>") != std::string::npos);
+        // Both in the legend, in their colours.
+        CHECK(page.find(R"(style="background:#1f77b4"></span>before)") != std::string::npos);
+        CHECK(page.find(R"(style="background:#ff7f0e"></span>after)") != std::string::npos);
+    }
+    SUBCASE("a matrix: one section per load, in the order given") {
+        const std::vector<ReportRun> runs = {{"small-echod", a}, {"many-echod", c}, {"small-floor", b}};
+        std::string page = echobench::format_html_report(runs);
+        CHECK(count(page, "<section>") == 2);
+        // Every chart has an id of its own, and so its clip path.
+        CHECK(count(page, R"(id="spectrum-1")") == 1);
+        CHECK(count(page, R"(id="spectrum-2")") == 1);
+        CHECK(count(page, R"(<clipPath id="throughput-2-plot">)") == 1);
+        auto small = page.find("4 connections ×");
+        auto many = page.find("50 connections ×");
+        REQUIRE(small != std::string::npos);
+        REQUIRE(many != std::string::npos);
+        CHECK(small < many);
+        // small-floor joins the first section, though it comes after many-echod.
+        CHECK(page.find("small-floor") < many);
+        // Colours go by place in the section: each section's first run is blue.
+        CHECK(page.find(R"(style="background:#1f77b4"></span>many-echod)") != std::string::npos);
+        CHECK(page.find(R"(style="background:#ff7f0e"></span>small-floor)") != std::string::npos);
+    }
+    SUBCASE("many runs: the title counts them") {
+        const std::vector<ReportRun> runs = {{"a", a}, {"b", b}, {"c", c}, {"d", a}};
+        CHECK(echobench::format_html_report(runs).find("<title>echobench: 4 runs compared</title>") != std::string::npos);
+    }
+}
+
+TEST_CASE("labels and targets are escaped") {
+    BenchResult r = run_of(1, 10, 1);
+    r.target = "<b>&";
+    const std::vector<ReportRun> runs = {{"a<\"b\">&c", r}};
+    std::string page = echobench::format_html_report(runs);
+    CHECK(page.find("a<\"b\"") == std::string::npos);
+    CHECK(page.find("a&lt;&quot;b&quot;&gt;&amp;c") != std::string::npos);
+    CHECK(page.find("<b>&") == std::string::npos);
+}
+
+TEST_CASE("runs without a timeline or without echoes still make a page") {
+    BenchResult old = run_of(4, 3000, 2);
+    old.timeline.clear();
+    BenchResult empty = run_of(4, 0, 2);
+    empty.latency.reset();
+    SUBCASE("no timeline: a note instead of the time charts") {
+        const std::vector<ReportRun> runs = {{"old", old}};
+        std::string page = echobench::format_html_report(runs);
+        CHECK(page.find(R"(id="throughput-1")") == std::string::npos);
+        CHECK(page.find("No per-second timeline") != std::string::npos);
+        CHECK(page.find(R"(id="spectrum-1")") != std::string::npos);
+    }
+    SUBCASE("nothing echoed: no spectrum, said so") {
+        const std::vector<ReportRun> runs = {{"empty", empty}};
+        std::string page = echobench::format_html_report(runs);
+        CHECK(page.find(R"(id="spectrum-1")") == std::string::npos);
+        CHECK(page.find("nothing was echoed") != std::string::npos);
+    }
+}
+
+TEST_CASE("report_label: the file's name without .json") {
+    CHECK(echobench::report_label("runs/before.json") == "before");
+    CHECK(echobench::report_label("a.json") == "a");
+    CHECK(echobench::report_label("/tmp/x/small-echod.json") == "small-echod");
+    CHECK(echobench::report_label("run.txt") == "run.txt");
+    CHECK(echobench::report_label(".json") == ".json");
+}

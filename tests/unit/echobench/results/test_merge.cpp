@@ -1,0 +1,195 @@
+// --histogram-out documents and --merge.
+#include "doctest_include.h"
+
+#include "echobench/results/merge.h"
+#include "echobench/results/result.h"
+
+#include "../sample_run.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace {
+
+echobench::BenchResult read_back(const echobench::BenchResult& r) {
+    echobench::BenchResult back;
+    std::string error = echobench::parse_histogram_document(echobench::format_histogram_document(r), back);
+    INFO(error);
+    REQUIRE(error.empty());
+    return back;
+}
+
+}  // namespace
+
+TEST_CASE("--histogram-out document: the --json object plus the histogram") {
+    echobench::BenchResult r = echobench_test::sample_run(10000, 5000, 4, 2.0);
+    std::string doc = echobench::format_histogram_document(r);
+    std::string json = echobench::format_json(r);
+    // The same object, with one more field at the end.
+    CHECK(doc.starts_with(json.substr(0, json.size() - 2)));
+    CHECK(doc.find(R"(, "histogram": {"unit": "ns", )") != std::string::npos);
+    CHECK(doc.ends_with("]}}\n"));
+    echobench::BenchResult back = read_back(r);
+    CHECK(back.connections == 4);
+    CHECK(back.size == 64);
+    CHECK(back.messages == 5000);
+    CHECK(back.duration_s == 2.0);
+    CHECK(back.msgs_per_sec() == 2500.0);
+    CHECK(back.runs == 1);
+    CHECK(back.latency.count() == 5000);
+    CHECK(back.latency.percentile(99) == r.latency.percentile(99));
+    CHECK(back.version == "0.1.0");
+    CHECK(back.started_at == "2026-11-30T01:00:00Z");
+    CHECK(back.warmup_start_s == 0.25);
+    CHECK(back.window_end_s == 3.25);
+    REQUIRE(back.timeline.size() == 4);
+    CHECK(back.timeline[3].t_s == 3);
+    CHECK(back.timeline[3].dt_s == 0.25);
+    CHECK(back.timeline[3].msgs == r.timeline[3].msgs);
+    CHECK(back.timeline[3].p99_ns == r.timeline[3].p99_ns);
+    CHECK(back.timeline[3].connections == 4);
+    // Read back and written again: the same bytes.
+    CHECK(echobench::format_histogram_document(back) == doc);
+
+    SUBCASE("refused: not ours, inconsistent, broken") {
+        auto refused = [](const std::string& text) {
+            echobench::BenchResult out;
+            return echobench::parse_histogram_document(text, out);
+        };
+        CHECK(refused("").starts_with("not JSON: at byte 0"));
+        CHECK(refused(doc.substr(0, doc.size() / 2)).starts_with("not JSON"));
+        CHECK(refused("[]") == "not a JSON object");
+        CHECK(refused(json).find("no \"histogram\"") != std::string::npos);
+        auto with = [&doc](const std::string& from, const std::string& to) {
+            std::string text = doc;
+            auto at = text.find(from);
+            REQUIRE(at != std::string::npos);
+            return text.replace(at, from.size(), to);
+        };
+        CHECK(refused(with(R"("messages": 5000)", R"("messages": 5001)")).find("\"messages\" is 5001") !=
+              std::string::npos);
+        CHECK(refused(with(R"("size": 64)", R"("size": "64")")) == R"("size" is not a whole number in range)");
+        CHECK(refused(with(R"("connections": 4)", R"("connections": 4294967296)")) ==
+              R"("connections" is not a whole number in range)");
+        CHECK(refused(with(R"("duration_s": 2.000)", R"("duration_s": -1)")) ==
+              R"("duration_s" is not a number of 0 or more)");
+        CHECK(refused(with(R"("verify": true)", R"("verify": 1)")) == R"("verify" is not true or false)");
+        CHECK(refused(with(R"("mismatch": 0)", R"("mismatches": 0)")) == R"(errors: no "mismatch")");
+        CHECK(refused(with(R"("runs": 1)", R"("runs": 0)")) == R"("runs" is 0)");
+        CHECK(refused(with(R"("rate": null)", R"("rate": 5)")) == R"("rate" is neither null nor an object)");
+        CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
+        CHECK(refused(with(R"("timeline": [)", R"("timeline": {)")).starts_with("not JSON"));
+        CHECK(refused(with(R"({"t": 1, )", R"({"t": 2, )")) == "timeline[1]: not the sample of second 1");
+        CHECK(refused(with(R"("p99_us": 11.0)", R"("p99_us": "11")")) ==
+              R"(timeline[1]: "p99_us" is neither null nor a number of 0 or more)");
+        CHECK(refused(with(R"("phases": {)", R"("phases": {"x": 1, )")).empty());  // more fields may come
+        CHECK(refused(with(R"("window_end_s": 3.250)", R"("window_end": 3.250)")) == R"(phases: no "window_end_s")");
+    }
+    SUBCASE("files from before the timeline still read") {
+        echobench::BenchResult old = r;
+        old.timeline.clear();
+        std::string text = echobench::format_histogram_document(old);
+        for (const char* field : {R"("version": "0.1.0", )", R"("started_at": "2026-11-30T01:00:00Z", )",
+                                  R"("phases": {"warmup_start_s": 0.250, "window_start_s": 1.250, )"
+                                  R"("window_end_s": 3.250}, )",
+                                  R"("timeline": [], )"}) {
+            auto at = text.find(field);
+            REQUIRE(at != std::string::npos);
+            text.erase(at, std::string_view(field).size());
+        }
+        echobench::BenchResult out;
+        CHECK(echobench::parse_histogram_document(text, out).empty());
+        CHECK(out.timeline.empty());
+        CHECK(out.version.empty());
+    }
+}
+
+TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
+    echobench::BenchResult a = echobench_test::sample_run(10000, 30000, 10, 10.0);
+    echobench::BenchResult b = echobench_test::sample_run(50000, 10000, 5, 9.5);
+    b.target = "10.0.0.2:7007";
+    b.pipeline = 4;
+    b.errors.broken = 1;
+    std::vector<echobench::BenchResult> runs = {read_back(a), read_back(b)};
+    std::vector<std::string> names = {"a.json", "b.json"};
+    echobench::BenchResult m;
+    REQUIRE(echobench::merge_runs(runs, names, m).empty());
+    CHECK(m.runs == 2);
+    CHECK(m.messages == 40000);
+    CHECK(m.connections == 15);
+    CHECK(m.established == 15);
+    CHECK(m.threads == 2);
+    CHECK(m.pipeline == 4);
+    CHECK(m.duration_s == 10.0);
+    CHECK(m.msgs_per_sec() == doctest::Approx(3000.0 + 10000.0 / 9.5).epsilon(1e-4));
+    CHECK(m.bytes_per_sec() == doctest::Approx(m.msgs_per_sec() * 64));
+    CHECK(m.errors.broken == 1);
+    CHECK(m.target == "127.0.0.1:7007, 10.0.0.2:7007");
+    CHECK(echobench::exit_status(m) == 1);
+    CHECK(m.version == "0.1.0");
+    CHECK(m.window_end_s == 11.25);
+    REQUIRE(m.timeline.size() == 12);  // a's 11.25 s
+    CHECK(m.timeline[0].msgs == a.timeline[0].msgs + b.timeline[0].msgs);
+    CHECK(m.timeline[0].connections == 15);
+    CHECK_FALSE(m.timeline[0].p99_ns.has_value());
+    CHECK(m.timeline[11].msgs == a.timeline[11].msgs);
+    echobench::Histogram all = a.latency;
+    all.merge(b.latency);
+    CHECK(m.latency.count() == all.count());
+    CHECK(m.latency.min() == all.min());
+    CHECK(m.latency.max() == all.max());
+    for (double q : {50.0, 90.0, 99.0, 99.9}) {
+        CHECK(m.latency.percentile(q) == all.percentile(q));
+    }
+    std::string json = echobench::format_json(m);
+    CHECK(json.find(R"("runs": 2)") != std::string::npos);
+    CHECK(echobench::format_table(m).starts_with("echobench: 2 runs merged"));
+
+    SUBCASE("merges compose") {
+        echobench::BenchResult again = read_back(m);
+        CHECK(again.runs == 2);
+        std::vector<echobench::BenchResult> one = {again};
+        echobench::BenchResult m2;
+        REQUIRE(echobench::merge_runs(one, names, m2).empty());
+        CHECK(echobench::format_histogram_document(m2) == echobench::format_histogram_document(again));
+    }
+    SUBCASE("a different message size is refused, naming the file") {
+        runs[1].size = 1024;
+        CHECK(echobench::merge_runs(runs, names, m) == "b.json: message size 1KiB differs from a.json's 64B");
+    }
+    SUBCASE("open and closed loop do not mix") {
+        runs[1].rate = 1000;
+        CHECK(echobench::merge_runs(runs, names, m).starts_with("b.json: an open-loop run, but a.json is closed-loop"));
+    }
+}
+
+TEST_CASE("files: read whole, written atomically") {
+    char dir_template[] = "/tmp/echobench-test-XXXXXX";
+    REQUIRE(mkdtemp(dir_template) != nullptr);
+    const std::string dir = dir_template;
+    const std::string path = dir + "/run.json";
+    std::string text;
+    CHECK(echobench::read_text_file(path, text) == "No such file or directory");
+    {
+        echobench::AtomicFile file;
+        REQUIRE(file.open(path).empty());
+        CHECK(echobench::read_text_file(path, text) == "No such file or directory");  // not there until commit
+        REQUIRE(file.commit("hello\n").empty());
+    }
+    REQUIRE(echobench::read_text_file(path, text).empty());
+    CHECK(text == "hello\n");
+    {
+        echobench::AtomicFile file;
+        REQUIRE(file.open(path).empty());
+        // Never committed: the old file stays, the temporary goes.
+    }
+    REQUIRE(echobench::read_text_file(path, text).empty());
+    CHECK(text == "hello\n");
+    echobench::AtomicFile nowhere;
+    CHECK(nowhere.open(dir + "/no/such/dir/x.json") == "No such file or directory");
+    CHECK(std::remove(path.c_str()) == 0);
+    CHECK(rmdir(dir.c_str()) == 0);  // empty: no temporary left behind
+}
