@@ -14,22 +14,35 @@
 // as writes drain it. The object is freed only in its close callback.
 #pragma once
 
+#include "echod/connection_list.h"
 #include "echod/ring_buffer.h"
+#include "echod/ring_pool.h"
+#include "echod/stats.h"
 
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 namespace echod {
 
-class Server;
+// What a connection needs from whoever runs it, and nothing more: it does
+// not know the server.
+struct ConnectionContext {
+    uv_loop_t* loop;                  // every connection's handles live here
+    RingPool& rings;                  // lends a ring while bytes are in flight
+    Stats& stats;                     // counters the connection bumps itself
+    ConnectionList& connections;      // live connections; each links itself in and out
+    uv_buf_t discard;                 // input read and dropped during a drain
+    std::function<void()> on_closed;  // after a connection left the list (the drain may be done)
+};
 
-class Connection {
+class Connection : public ConnectionList::Node {
 public:
     // Accepts the pending connection on listener into a new Connection that
     // starts reading at once. Returns nullptr (and logs why) on failure.
-    static Connection* accept(Server& server, uv_stream_t* listener);
+    static Connection* accept(ConnectionContext& context, uv_stream_t* listener);
 
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -55,16 +68,10 @@ public:
 
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
-    // Links in the server's list of live connections, most recently active
-    // first (when --idle-timeout is on), and when this one last moved a byte.
-    Connection* prev_ = nullptr;
-    Connection* next_ = nullptr;
-    std::uint64_t last_active_ms_ = 0;
-
 private:
     enum class State { open, flushing, shutting_down, discarding, closing };
 
-    explicit Connection(Server& server);
+    explicit Connection(ConnectionContext& context);
     ~Connection() = default;
 
     static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
@@ -85,12 +92,19 @@ private:
     void finish_if_flushed();         // flushing and nothing left: half-close
     void return_ring_if_idle();       // empty and no write in flight: back to the pool
     std::size_t kernel_send_queue();  // bytes written but not yet sent (Linux; 0 elsewhere)
+    // A byte moved: the most recently active now (only read the clock when
+    // --idle-timeout wants the order).
+    void touch() {
+        if (context_.connections.tracks_activity()) {
+            context_.connections.touch(this, uv_now(context_.loop));
+        }
+    }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
     uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
     uv_write_t write_req_{};            // the one write in flight, if any
     uv_shutdown_t shutdown_req_{};      // the half-close, once
-    Server& server_;                    // owns the pool and the list we are in
+    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
     std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
     State state_ = State::open;
     bool reading_ = false;               // uv_read_start is active

@@ -2,8 +2,10 @@
 // the ring pool and every live connection, all on one uv_loop_t.
 #pragma once
 
-#include "echod/options.h"
 #include "common/parse.h"
+#include "echod/connection.h"
+#include "echod/connection_list.h"
+#include "echod/options.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
 
@@ -17,8 +19,6 @@
 
 namespace echod {
 
-class Connection;
-
 class Server {
 public:
     Server(uv_loop_t* loop, const Config& config);
@@ -29,20 +29,6 @@ public:
     // Listens, serves until a signal, drains; returns the exit status:
     // 0 after a clean drain, 1 on a start-up failure or a second signal.
     int run();
-
-    // For connections.
-    uv_loop_t* loop() { return loop_; }
-    RingPool& rings() { return rings_; }
-    Stats& stats() { return stats_; }
-    uv_buf_t discard_buffer() { return uv_buf_init(scratch_.data(), scratch_.size()); }
-    void add(Connection* connection);
-    void remove(Connection* connection);  // from its close callback
-    // The connection moved a byte: it is the most recently active now.
-    void touch(Connection* connection) {
-        if (idle_timeout_ms_ != 0) {
-            mark_active(connection);
-        }
-    }
 
 private:
     enum class State { starting, serving, draining, stopping };
@@ -73,9 +59,6 @@ private:
     int listen_and_announce(uv_tcp_t* tcp, const std::string& wanted, const char* how);
     bool start_udp(const std::string& address, std::uint16_t port);
     void refuse(uv_stream_t* listener);
-    void mark_active(Connection* connection);
-    void link_front(Connection* connection);
-    void unlink(Connection* connection);
     void begin_drain(int signum);
     void close_connections();
     void stop_if_drained();
@@ -92,22 +75,21 @@ private:
     std::vector<std::unique_ptr<UdpEcho>> udp_;         // one per --listen with --udp
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
-    uv_signal_t sigusr1_{};              // logs a stats line
-    uv_timer_t drain_timer_{};           // bounds the drain after the first signal
-    uv_timer_t idle_timer_{};            // one sweep timer for every connection's idle timeout
-    uv_timer_t stats_timer_{};           // --stats-interval / --metrics-file
-    std::uint64_t idle_timeout_ms_ = 0;  // 0: off
+    uv_signal_t sigusr1_{};     // logs a stats line
+    uv_timer_t drain_timer_{};  // bounds the drain after the first signal
+    uv_timer_t idle_timer_{};   // one sweep timer for every connection's idle timeout
+    uv_timer_t stats_timer_{};  // --stats-interval / --metrics-file
     RingPool rings_;
-    Connection* connections_ = nullptr;  // live connections, most recently active first
-    Connection* oldest_ = nullptr;       // the other end of that list
-    Stats stats_;                        // counters; gauges are filled in by snapshot()
-    Stats last_reported_;                // for the rates of the periodic line
+    ConnectionList connections_;  // live connections, most recently active first with --idle-timeout
+    Stats stats_;                 // counters; gauges are filled in by snapshot()
+    Stats last_reported_;         // for the rates of the periodic line
     std::uint64_t last_reported_ms_ = 0;
     std::uint64_t last_accept_warning_ms_ = 0;  // rate-limits the out-of-fd warning
     std::uint64_t last_refuse_warning_ms_ = 0;  // rate-limits the over-the-limit warning
     // Input read and dropped during a drain, and UDP datagrams on their way
     // back: both are used up within one callback, so they can share.
     std::array<char, 64 * common::KiB> scratch_{};
+    ConnectionContext context_;  // what connections see of all this
 };
 
 }  // namespace echod

@@ -1,8 +1,8 @@
 #include "echod/connection.h"
 
-#include "echod/listener.h"
+#include "common/address.h"
 #include "common/log.h"
-#include "echod/server.h"
+#include "common/uv_owner.h"
 
 #include <sys/ioctl.h>
 #if defined(__linux__)
@@ -14,11 +14,6 @@
 namespace echod {
 namespace {
 
-// libuv hands callbacks the embedded handle or request; data points back at us.
-Connection* owner(const void* data) {
-    return static_cast<Connection*>(const_cast<void*>(data));
-}
-
 std::string peer_and_local(uv_tcp_t* tcp) {
     sockaddr_storage peer{};
     sockaddr_storage local{};
@@ -28,24 +23,26 @@ std::string peer_and_local(uv_tcp_t* tcp) {
         uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
         return "?";
     }
-    return fmt::format("{} -> {}", format_address(reinterpret_cast<sockaddr*>(&peer)),
-                       format_address(reinterpret_cast<sockaddr*>(&local)));
+    return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
+                       common::format_address(reinterpret_cast<sockaddr*>(&local)));
 }
 
 }  // namespace
 
-Connection::Connection(Server& server) : server_(server) {
+Connection::Connection(ConnectionContext& context) : context_(context) {
     tcp_.data = this;
     write_req_.data = this;
     shutdown_req_.data = this;
 }
 
-Connection* Connection::accept(Server& server, uv_stream_t* listener) {
-    auto* connection = new Connection(server);
+Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener) {
+    auto* connection = new Connection(context);
     // uv_tcp_init cannot fail for AF_UNSPEC; from here on the handle exists
     // and the object may only die in on_close.
-    uv_tcp_init(server.loop(), &connection->tcp_);
-    server.add(connection);
+    uv_tcp_init(context.loop, &connection->tcp_);
+    context.connections.link(connection, uv_now(context.loop));
+    ++context.stats.connections;
+    ++context.stats.accepted;
     int err = uv_accept(listener, connection->stream());
     if (err != 0) {
         common::log_warn("accept: {}", uv_strerror(err));
@@ -78,7 +75,7 @@ void Connection::stop_reading() {
     }
     if (paused_) {
         paused_ = false;
-        --server_.stats().paused;
+        --context_.stats.paused;
     }
 }
 
@@ -89,25 +86,25 @@ void Connection::pause_reading() {
         uv_read_stop(stream());
         reading_ = false;
         paused_ = true;
-        ++server_.stats().paused;
-        ++server_.stats().backpressure_pauses;
+        ++context_.stats.paused;
+        ++context_.stats.backpressure_pauses;
     }
 }
 
 void Connection::resume_reading() {
     paused_ = false;
-    --server_.stats().paused;
+    --context_.stats.paused;
     start_reading();
 }
 
 void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    Connection* self = owner(handle->data);
+    Connection* self = common::owner_of<Connection>(handle);
     if (self->state_ == State::discarding) {
-        *buf = self->server_.discard_buffer();
+        *buf = self->context_.discard;
         return;
     }
     if (!self->ring_) {
-        self->ring_ = self->server_.rings().acquire();
+        self->ring_ = self->context_.rings.acquire();
     }
     // libuv reads straight into the ring's free space. An empty buffer (full
     // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
@@ -116,7 +113,7 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
 }
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
-    owner(stream->data)->handle_read(nread);
+    common::owner_of<Connection>(stream)->handle_read(nread);
 }
 
 void Connection::handle_read(ssize_t nread) {
@@ -124,8 +121,8 @@ void Connection::handle_read(ssize_t nread) {
         return;
     }
     if (nread > 0) {
-        server_.stats().bytes_in += static_cast<std::size_t>(nread);
-        server_.touch(this);
+        context_.stats.bytes_in += static_cast<std::size_t>(nread);
+        touch();
         // The idle sweep measures a queued write's progress from the last
         // byte moved: libuv may have sent part of it since it was queued,
         // and counting that at the sweep would keep a stalled peer open for
@@ -187,9 +184,9 @@ void Connection::write_ring() {
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
-    server_.stats().bytes_out += static_cast<std::size_t>(written);
+    context_.stats.bytes_out += static_cast<std::size_t>(written);
     if (written > 0) {
-        server_.touch(this);
+        touch();
     }
     if (ring_->empty()) {
         return;
@@ -212,7 +209,7 @@ void Connection::write_ring() {
 }
 
 void Connection::after_write(uv_write_t* req, int status) {
-    owner(req->data)->handle_write_done(status);
+    common::owner_of<Connection>(req)->handle_write_done(status);
 }
 
 void Connection::handle_write_done(int status) {
@@ -228,8 +225,8 @@ void Connection::handle_write_done(int status) {
     }
     ring_->consume(done);
     bytes_echoed_ += done;
-    server_.stats().bytes_out += done;
-    server_.touch(this);
+    context_.stats.bytes_out += done;
+    touch();
     write_ring();
     if (paused_ && state_ == State::open && ring_ && !ring_->full()) {
         resume_reading();
@@ -252,7 +249,7 @@ void Connection::finish_if_flushed() {
 }
 
 void Connection::after_shutdown(uv_shutdown_t* req, int status) {
-    owner(req->data)->handle_shutdown_done(status);
+    common::owner_of<Connection>(req)->handle_shutdown_done(status);
 }
 
 void Connection::handle_shutdown_done(int status) {
@@ -296,7 +293,7 @@ std::size_t Connection::kernel_send_queue() {
 
 void Connection::return_ring_if_idle() {
     if (ring_ && ring_->empty() && write_in_flight_ == 0) {
-        server_.rings().release(std::move(ring_));
+        context_.rings.release(std::move(ring_));
     }
 }
 
@@ -319,13 +316,17 @@ void Connection::close() {
 }
 
 void Connection::on_close(uv_handle_t* handle) {
-    Connection* self = owner(handle->data);
+    Connection* self = common::owner_of<Connection>(handle);
     if (self->ring_) {
-        self->server_.rings().release(std::move(self->ring_));
+        self->context_.rings.release(std::move(self->ring_));
     }
     common::log_debug("closed after echoing {} bytes", self->bytes_echoed_);
-    self->server_.remove(self);
+    ConnectionContext& context = self->context_;
+    context.connections.unlink(self);
+    --context.stats.connections;
+    ++context.stats.closed;
     delete self;
+    context.on_closed();
 }
 
 }  // namespace echod

@@ -1,9 +1,9 @@
 #include "echod/server.h"
 
-#include "echod/connection.h"
-#include "echod/listener.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "echod/connection.h"
+#include "echod/listener.h"
 #include "echod/systemd.h"
 
 #include <arpa/inet.h>
@@ -51,57 +51,17 @@ std::uint64_t to_ms(double seconds) {
 }  // namespace
 
 Server::Server(uv_loop_t* loop, const Config& config)
-    : loop_(loop), config_(config), rings_(config.buffer_size, default_max_pooled(config.buffer_size)) {}
+    : loop_(loop),
+      config_(config),
+      rings_(config.buffer_size, default_max_pooled(config.buffer_size)),
+      context_{loop_,
+               rings_,
+               stats_,
+               connections_,
+               uv_buf_init(scratch_.data(), scratch_.size()),
+               [this] { stop_if_drained(); }} {}
 
 Server::~Server() = default;
-
-void Server::link_front(Connection* connection) {
-    connection->prev_ = nullptr;
-    connection->next_ = connections_;
-    if (connections_ != nullptr) {
-        connections_->prev_ = connection;
-    } else {
-        oldest_ = connection;
-    }
-    connections_ = connection;
-}
-
-void Server::unlink(Connection* connection) {
-    if (connection->prev_ != nullptr) {
-        connection->prev_->next_ = connection->next_;
-    } else {
-        connections_ = connection->next_;
-    }
-    if (connection->next_ != nullptr) {
-        connection->next_->prev_ = connection->prev_;
-    } else {
-        oldest_ = connection->prev_;
-    }
-}
-
-void Server::add(Connection* connection) {
-    connection->last_active_ms_ = uv_now(loop_);
-    link_front(connection);
-    ++stats_.connections;
-    ++stats_.accepted;
-}
-
-void Server::mark_active(Connection* connection) {
-    // Keeping the list in order of activity makes the idle sweep look only at
-    // the oldest end: O(1) per byte moved, O(expired) per sweep.
-    connection->last_active_ms_ = uv_now(loop_);
-    if (connections_ != connection) {
-        unlink(connection);
-        link_front(connection);
-    }
-}
-
-void Server::remove(Connection* connection) {
-    unlink(connection);
-    --stats_.connections;
-    ++stats_.closed;
-    stop_if_drained();
-}
 
 int Server::run() {
     // Handles are initialised up front so that every exit path closes the
@@ -134,7 +94,8 @@ int Server::run() {
         common::log_error("socket activation: {}", error);
     }
     if (!inherited.empty()) {
-        common::log_info("socket activation: {} inherited socket(s); --listen and --port do not apply", inherited.size());
+        common::log_info("socket activation: {} inherited socket(s); --listen and --port do not apply",
+                         inherited.size());
     }
     bool started = error.empty();
     std::size_t count = inherited.empty() ? config_.listen.size() : inherited.size();
@@ -162,8 +123,8 @@ int Server::run() {
     if (config_.idle_timeout_s > 0) {
         // One timer for all connections, ticking at a tenth of the timeout
         // (10 ms..1 s): a connection goes at most one tick late.
-        idle_timeout_ms_ = std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s));
-        std::uint64_t tick = std::clamp<std::uint64_t>(idle_timeout_ms_ / 10, 10, 1000);
+        connections_.set_idle_timeout(std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s)));
+        std::uint64_t tick = std::clamp<std::uint64_t>(connections_.idle_timeout_ms() / 10, 10, 1000);
         uv_timer_start(&idle_timer_, on_idle_check, tick, tick);
     }
     double interval = config_.stats_interval_s;
@@ -269,8 +230,8 @@ int Server::listen_and_announce(uv_tcp_t* tcp, const std::string& wanted, const 
     int length = sizeof bound;
     uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&bound), &length);
     common::log_notice("listening on {} (backlog {}, buffer {}, {}, pid {})",
-               format_address(reinterpret_cast<sockaddr*>(&bound)), config_.backlog, common::format_size(config_.buffer_size),
-               how, ::getpid());
+                       format_address(reinterpret_cast<sockaddr*>(&bound)), config_.backlog,
+                       common::format_size(config_.buffer_size), how, ::getpid());
     return bound.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                                        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
 }
@@ -297,7 +258,7 @@ bool Server::start_udp(const std::string& address, std::uint16_t port) {
     }
     if (err != 0) {
         common::log_error("cannot serve UDP on {}: {}: {} ({})", format_address(address, port), call, uv_strerror(err),
-                  uv_err_name(err));
+                          uv_err_name(err));
         return false;
     }
     common::log_notice("udp echo on {}", format_address(address, port));
@@ -305,7 +266,7 @@ bool Server::start_udp(const std::string& address, std::uint16_t port) {
 }
 
 void Server::on_udp_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    *buf = owner(handle)->discard_buffer();
+    *buf = owner(handle)->context_.discard;
 }
 
 void Server::on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags) {
@@ -346,7 +307,7 @@ void Server::on_connection(uv_stream_t* listener, int status) {
         if (now - self->last_accept_warning_ms_ >= 1000 || self->last_accept_warning_ms_ == 0) {
             self->last_accept_warning_ms_ = now;
             common::log_warn("accept: {} ({}); {} connections open, {} accept errors so far", uv_strerror(status),
-                     uv_err_name(status), self->stats_.connections, self->stats_.accept_errors);
+                             uv_err_name(status), self->stats_.connections, self->stats_.accept_errors);
         }
         return;
     }
@@ -357,7 +318,7 @@ void Server::on_connection(uv_stream_t* listener, int status) {
         self->refuse(listener);
         return;
     }
-    Connection::accept(*self, listener);
+    Connection::accept(self->context_, listener);
 }
 
 void Server::refuse(uv_stream_t* listener) {
@@ -373,30 +334,26 @@ void Server::refuse(uv_stream_t* listener) {
     std::uint64_t now = uv_now(loop_);
     if (last_refuse_warning_ms_ == 0 || now - last_refuse_warning_ms_ >= 1000) {
         last_refuse_warning_ms_ = now;
-        common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)", config_.max_connections,
-                 stats_.refused);
+        common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)",
+                         config_.max_connections, stats_.refused);
     }
 }
 
 void Server::on_idle_check(uv_timer_t* timer) {
     Server* self = owner(reinterpret_cast<uv_handle_t*>(timer));
-    std::uint64_t now = uv_now(self->loop_);
-    // Oldest first; stop at the first one still within its time. Closing
-    // connections stay listed until their close callback: skip them.
-    for (Connection* c = self->oldest_; c != nullptr;) {
-        Connection* newer = c->prev_;
-        if (now - c->last_active_ms_ < self->idle_timeout_ms_) {
-            break;
+    // Closing connections stay listed until their close callback: skip them.
+    self->connections_.sweep(uv_now(self->loop_), [self](ConnectionList::Node& node, std::uint64_t idle_ms) {
+        auto& c = static_cast<Connection&>(node);
+        if (c.output_progressed()) {
+            return true;  // still moving bytes: active now
         }
-        if (c->output_progressed()) {
-            self->mark_active(c);  // moves c to the front; the sweep goes on from newer
-        } else if (!c->closing()) {
-            common::log_debug("closing a connection idle for {} ms", now - c->last_active_ms_);
+        if (!c.closing()) {
+            common::log_debug("closing a connection idle for {} ms", idle_ms);
             ++self->stats_.closed_idle;
-            c->close();
+            c.close();
         }
-        c = newer;
-    }
+        return false;
+    });
 }
 
 Stats Server::snapshot() const {
@@ -446,18 +403,14 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
 
 void Server::begin_drain(int signum) {
     common::log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum),
-             stats_.connections, config_.shutdown_timeout_s);
+                     stats_.connections, config_.shutdown_timeout_s);
     state_ = State::draining;
     if (std::string failed = notify_systemd("STOPPING=1"); !failed.empty()) {
         common::log_warn("systemd notify: {}", failed);
     }
     uv_timer_stop(&idle_timer_);  // the drain has its own deadline
     close_listeners();
-    for (Connection* c = connections_; c != nullptr;) {
-        Connection* next = c->next_;  // begin_drain never frees c, but be safe
-        c->begin_drain();
-        c = next;
-    }
+    connections_.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).begin_drain(); });
     uv_timer_start(&drain_timer_, on_drain_timeout, to_ms(config_.shutdown_timeout_s), 0);
     stop_if_drained();
 }
@@ -471,9 +424,7 @@ void Server::on_drain_timeout(uv_timer_t* timer) {
 
 void Server::close_connections() {
     // close() only schedules the close; the list changes in on_close.
-    for (Connection* c = connections_; c != nullptr; c = c->next_) {
-        c->close();
-    }
+    connections_.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).close(); });
     stop_if_drained();
 }
 
