@@ -1,6 +1,6 @@
 // echod's counters and the two ways they are shown: a log line (SIGUSR1,
 // --stats-interval) and the Prometheus text exposition format
-// (--metrics-file). Pure: formatting and the atomic file write only.
+// (--metrics-file). Pure: formatting only.
 #pragma once
 
 #include <cstdint>
@@ -39,9 +39,5 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
 // The Prometheus text exposition format (version 0.0.4), metrics prefixed
 // "echod_".
 std::string format_prometheus(const Stats& stats);
-
-// Writes content to PATH.tmp, then renames it over path, so a reader never
-// sees half a file. Returns "" or the failing call and reason.
-std::string write_file_atomically(const std::string& path, const std::string& content);
 
 }  // namespace echod

@@ -1,12 +1,7 @@
 #include "echod/stats.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+
 #include <iterator>
 
 namespace echod {
@@ -54,41 +49,6 @@ std::string format_prometheus(const Stats& s) {
     metric("udp_dropped_datagrams_total", "counter", "UDP datagrams not echoed (socket full, or truncated).",
            s.udp_dropped);
     return fmt::to_string(out);
-}
-
-std::string write_file_atomically(const std::string& path, const std::string& content) {
-    std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return fmt::format("open {}: {}", tmp, std::strerror(errno));
-    }
-    const char* data = content.data();
-    std::size_t left = content.size();
-    while (left > 0) {
-        ssize_t n = ::write(fd, data, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            std::string error = fmt::format("write {}: {}", tmp, std::strerror(errno));
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return error;
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
-    if (::close(fd) != 0) {
-        std::string error = fmt::format("close {}: {}", tmp, std::strerror(errno));
-        ::unlink(tmp.c_str());
-        return error;
-    }
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-        std::string error = fmt::format("rename {} to {}: {}", tmp, path, std::strerror(errno));
-        ::unlink(tmp.c_str());
-        return error;
-    }
-    return {};
 }
 
 }  // namespace echod

@@ -1,7 +1,8 @@
 #include "echod/supervisor.h"
 
-#include "echod/listener.h"
+#include "common/address.h"
 #include "common/log.h"
+#include "echod/listeners.h"
 
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -12,7 +13,6 @@
 
 #include <uv.h>
 
-#include <netinet/in.h>
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -41,8 +41,7 @@ std::uint16_t bound_port(int fd) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    return address.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port)
-                                         : ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
+    return common::port_of(reinterpret_cast<sockaddr*>(&address));
 }
 
 }  // namespace
@@ -62,8 +61,8 @@ int run_workers(const Config& config, const std::function<int(const Config&)>& r
     for (const std::string& address : config.listen) {
         ListenSocket socket = open_listen_socket(address, worker_config.port, config.reuseaddr, true);
         if (socket.fd < 0) {
-            common::log_error("cannot listen on {}: {}: {} ({})", format_address(address, worker_config.port), socket.call,
-                      uv_strerror(socket.error), uv_err_name(socket.error));
+            common::log_error("cannot listen on {}: {}: {} ({})", common::format_address(address, worker_config.port),
+                              socket.call, uv_strerror(socket.error), uv_err_name(socket.error));
             for (int fd : reserved) {
                 ::close(fd);
             }
@@ -167,8 +166,8 @@ int run_workers(const Config& config, const std::function<int(const Config&)>& r
                     it->backoff = std::chrono::milliseconds(100);
                 }
                 common::log_warn("worker {} {} {}; restarting it in {} ms", pid,
-                         WIFSIGNALED(wstatus) ? "killed by signal" : "exited",
-                         WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus), it->backoff.count());
+                                 WIFSIGNALED(wstatus) ? "killed by signal" : "exited",
+                                 WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus), it->backoff.count());
                 it->restart_at = Clock::now() + it->backoff;
                 it->backoff = std::min(it->backoff * 2, max_backoff);
             }

@@ -2,8 +2,6 @@
 
 #include "echod/stats.h"
 
-#include <cstdio>
-#include <fstream>
 #include <sstream>
 #include <string>
 
@@ -60,19 +58,4 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
     }
     CHECK(samples == 16);
     CHECK(text.ends_with("\n"));
-}
-
-TEST_CASE("write_file_atomically replaces the file whole and leaves no temporary") {
-    std::string path = "test_stats_output.prom";
-    REQUIRE(echod::write_file_atomically(path, "first\n").empty());
-    REQUIRE(echod::write_file_atomically(path, "second\n").empty());
-    std::ifstream in(path);
-    std::stringstream got;
-    got << in.rdbuf();
-    CHECK(got.str() == "second\n");
-    CHECK_FALSE(std::ifstream(path + ".tmp").good());
-    std::remove(path.c_str());
-
-    std::string error = echod::write_file_atomically("/nonexistent-dir/x.prom", "x");
-    CHECK(error.starts_with("open /nonexistent-dir/x.prom.tmp: "));
 }

@@ -1,0 +1,80 @@
+// Where connections and datagrams come in: the TCP listening sockets (one
+// per --listen, or the ones systemd passed), and beside each, with --udp, a
+// UDP echo socket on the same address and port.
+//
+// The listening socket is made by echod itself rather than uv_tcp_bind():
+// libuv always sets SO_REUSEADDR, and --no-reuseaddr must be able to not.
+#pragma once
+
+#include "echod/options.h"
+#include "echod/stats.h"
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace echod {
+
+struct ListenSocket {
+    int fd = -1;            // bound, non-blocking, close-on-exec; -1 on failure
+    int error = 0;          // libuv error code (UV_E*) on failure
+    const char* call = "";  // the failing call ("bind", "socket", ...)
+};
+
+// socket + SO_REUSEADDR/SO_REUSEPORT (if asked) + IPV6_V6ONLY for IPv6 +
+// bind. The caller adopts fd with uv_tcp_open and listens.
+ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, bool reuseaddr, bool reuseport = false);
+
+class Listeners {
+public:
+    // datagrams: where a UDP datagram is read and sent back from, within
+    // one callback (it may be shared with other such uses).
+    Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams);
+    Listeners(const Listeners&) = delete;
+    Listeners& operator=(const Listeners&) = delete;
+
+    // Listens on every --listen address, or on the sockets systemd passed,
+    // with a UDP echo beside each under --udp, and logs the ready line of
+    // each. A pending connection goes to on_connection, with the listener's
+    // data set to data. False, once the reason is logged, if any fails.
+    bool start(uv_connection_cb on_connection, void* data);
+
+    // No more connections or datagrams. Idempotent; the handles are closed
+    // by the time the loop has run once more.
+    void close();
+
+private:
+    static void on_udp_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+    static void on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags);
+
+    // A TCP socket bound (or inherited) but not yet listening.
+    struct Opened {
+        uv_tcp_t* handle = nullptr;  // nullptr once the failure is logged
+        sockaddr_storage bound{};    // its address and port (the kernel's pick for --port 0)
+        std::string wanted;          // what errors name: "127.0.0.1:7007", "inherited fd 3"
+        std::string how;             // for the ready line: "reuseaddr on", "socket-activated fd 3"
+    };
+
+    Opened open_tcp(const std::string& address);  // one --listen address
+    Opened adopt_tcp(int fd);                     // socket activation
+    // uv_listen and the ready line.
+    bool listen_and_announce(const Opened& tcp);
+    // The UDP echo on the TCP listener's address and port.
+    bool start_udp(const sockaddr_storage& address);
+    uv_tcp_t* new_tcp();
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    Stats& stats_;                                // UDP counts datagrams here
+    uv_buf_t datagrams_;                          // one datagram at a time
+    uv_connection_cb on_connection_ = nullptr;    // given to uv_listen
+    void* connection_data_ = nullptr;             // each listener's data
+    std::vector<std::unique_ptr<uv_tcp_t>> tcp_;  // one per address; libuv keeps their addresses
+    std::vector<std::unique_ptr<uv_udp_t>> udp_;  // one per address with --udp
+};
+
+}  // namespace echod

@@ -1,0 +1,46 @@
+// The stats, reported: the periodic line (--stats-interval), the line on
+// demand (SIGUSR1) and the Prometheus file (--metrics-file), all from one
+// snapshot of the counters and gauges.
+#pragma once
+
+#include "echod/options.h"
+#include "echod/stats.h"
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+
+namespace echod {
+
+class Metrics {
+public:
+    // snapshot: the counters and gauges, now. The timer joins loop at once,
+    // so close() must be called before the loop's last run.
+    Metrics(uv_loop_t* loop, const Config& config, std::function<Stats()> snapshot);
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
+    // Reports every --stats-interval (or the metrics file's default), and
+    // writes the file's first version, so that it exists from the start.
+    void start();
+    // SIGUSR1: a stats line now (and the file).
+    void report_now() { report(true); }
+    // The final figures, after the loop has stopped.
+    void finish();
+    // Stops the timer for good. Idempotent.
+    void close();
+
+private:
+    static void on_tick(uv_timer_t* timer);
+    void report(bool log_line);  // a stats line and/or the metrics file
+
+    uv_loop_t* loop_;
+    const Config& config_;
+    std::function<Stats()> snapshot_;
+    uv_timer_t timer_{};                  // --stats-interval / --metrics-file
+    Stats last_reported_;                 // for the rates of the periodic line
+    std::uint64_t last_reported_ms_ = 0;  // when it was taken
+};
+
+}  // namespace echod
