@@ -39,8 +39,9 @@ public:
 
     // Listens on every --listen address, or on the sockets systemd passed,
     // with a UDP echo beside each under --udp, and logs the ready line of
-    // each. A pending connection goes to on_connection, with the listener's
-    // data set to data. False, once the reason is logged, if any fails.
+    // each once its TCP and UDP sockets are both serving. A pending
+    // connection goes to on_connection, with the listener's data set to
+    // data. False, once the reason is logged, if any fails.
     bool start(uv_connection_cb on_connection, void* data);
 
     // No more connections or datagrams. Idempotent; the handles are closed

@@ -81,7 +81,9 @@ bool Listeners::start(uv_connection_cb on_connection, void* data) {
     std::size_t count = inherited.empty() ? config_.listen.size() : inherited.size();
     for (std::size_t i = 0; i < count; ++i) {
         Opened tcp = inherited.empty() ? open_tcp(config_.listen[i]) : adopt_tcp(inherited[i]);
-        if (tcp.handle == nullptr || !listen_and_announce(tcp) || (config_.udp && !start_udp(tcp.bound))) {
+        // The ready line means every socket of the address is serving: UDP
+        // first (on the port the TCP bind got), then listen and announce.
+        if (tcp.handle == nullptr || (config_.udp && !start_udp(tcp.bound)) || !listen_and_announce(tcp)) {
             return false;
         }
     }

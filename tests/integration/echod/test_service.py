@@ -164,6 +164,22 @@ class UdpEcho(EchodTestCase):
         self.assertIn(f"udp {2 * len(payloads)} in, {2 * len(payloads)} out, 0 dropped", line)
         self.assert_clean_stop(d)
 
+    def test_the_ready_line_comes_after_the_udp_socket_is_serving(self):
+        # Whoever reads the ready line may send a datagram at once: the UDP
+        # socket on that port must already be bound and reading. The order of
+        # the lines says so every time; the datagrams catch a race it misses.
+        for attempt in range(30):
+            with self.subTest(attempt=attempt):
+                d = self.start("--udp")
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                    s.settimeout(5)
+                    s.sendto(b"first", (d.host, d.port))
+                    self.assertEqual(s.recvfrom(100)[0], b"first")
+                udp_line = next(i for i, line in enumerate(d.lines) if "udp echo on" in line)
+                ready_line = next(i for i, line in enumerate(d.lines) if "listening on" in line)
+                self.assertLess(udp_line, ready_line, d.stderr_text())
+                self.assert_clean_stop(d)
+
     def test_udp_port_taken_fails_the_start(self):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
             # Below the ephemeral range and free for TCP: only UDP is taken.
