@@ -1,6 +1,8 @@
 // The stats, reported: the periodic line (--stats-interval), the line on
 // demand (SIGUSR1) and the Prometheus file (--metrics-file), all from one
-// snapshot of the counters and gauges.
+// snapshot of the counters and gauges. A --workers worker sends its
+// snapshots to the parent instead (Config::report_fd), which reports the
+// sum (supervisor.cpp).
 #pragma once
 
 #include "echod/options.h"
@@ -25,7 +27,7 @@ public:
     // writes the file's first version, so that it exists from the start.
     void start();
     // SIGUSR1: a stats line now (and the file).
-    void report_now() { report(true); }
+    void report_now();
     // The final figures, after the loop has stopped.
     void finish();
     // Stops the timer for good. Idempotent.
@@ -33,7 +35,8 @@ public:
 
 private:
     static void on_tick(uv_timer_t* timer);
-    void report(bool log_line);  // a stats line and/or the metrics file
+    void report(bool log_line);       // a stats line and/or the metrics file
+    void send_to_parent(bool asked);  // --workers
 
     uv_loop_t* loop_;
     const Config& config_;

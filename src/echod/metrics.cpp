@@ -3,6 +3,9 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "common/uv_owner.h"
+#include "echod/worker_stats.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <utility>
@@ -25,12 +28,24 @@ void Metrics::start() {
         uv_timer_start(&timer_, on_tick, ms, ms);
     }
     last_reported_ms_ = uv_now(loop_);
-    if (!config_.metrics_file.empty()) {
+    if (!config_.metrics_file.empty() && config_.report_fd < 0) {
         report(false);  // the file exists from the start
     }
 }
 
+void Metrics::report_now() {
+    if (config_.report_fd >= 0) {
+        send_to_parent(true);
+        return;
+    }
+    report(true);
+}
+
 void Metrics::finish() {
+    if (config_.report_fd >= 0) {
+        send_to_parent(false);  // the final figures
+        return;
+    }
     if (!config_.metrics_file.empty()) {
         report(false);
     }
@@ -48,7 +63,16 @@ void Metrics::on_tick(uv_timer_t* timer) {
     self->report(self->config_.stats_interval_s > 0);
 }
 
+void Metrics::send_to_parent(bool asked) {
+    WorkerReport report{static_cast<std::int32_t>(::getpid()), asked ? 1U : 0U, snapshot_()};
+    send_worker_report(config_.report_fd, report);  // a full pipe drops it: the next one will do
+}
+
 void Metrics::report(bool log_line) {
+    if (config_.report_fd >= 0) {
+        send_to_parent(false);
+        return;
+    }
     Stats now = snapshot_();
     if (log_line) {
         std::uint64_t now_ms = uv_now(loop_);

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import harness
@@ -17,6 +18,18 @@ def children(pid):
     """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return sorted(int(p) for p in f.read().split())
+
+
+def metrics(path):
+    """{series: value} of the samples in a Prometheus text file."""
+    samples = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, value = line.split()
+            samples[name] = float(value)
+    return samples
 
 
 def echo(sock, data=b"ping"):
@@ -108,11 +121,39 @@ class Workers(EchodTestCase):
         # They get SIGTERM from the kernel and drain (no connections: at once).
         wait_until(gone, 10, "the orphaned workers to exit")
 
-    def test_sigusr1_reaches_every_worker(self):
+    def test_sigusr1_logs_one_line_for_every_worker(self):
         d = self.start_workers(2)
+        clients = [self.client(d) for _ in range(10)]
+        for s in clients:
+            self.assertEqual(echo(s), b"ping")
         d.signal(signal.SIGUSR1)
-        wait_until(lambda: sum("stats:" in line for line in d.lines) == 2, 10, "a stats line from each worker")
+        line = d.wait_for_line(r"stats: ")
+        self.assertIn("10 connections", line)
+        self.assertIn("10 accepted", line)
+        self.assertIn("40 bytes in, 40 bytes out", line)
+        time.sleep(0.3)  # no second line: the workers answer the parent, which sums
+        self.assertEqual(sum("stats:" in line for line in d.lines), 1, d.stderr_text())
+        for s in clients:
+            s.close()
         self.assert_clean_stop(d)
+
+    def test_the_metrics_file_sums_every_worker(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echod.prom")
+            d = self.start_workers(2, "--metrics-file", path, "--stats-interval", "0.2")
+            sent = 0
+            for i in range(20):
+                with self.client(d) as s:
+                    data = bytes([65 + i]) * (1000 + i)
+                    self.assertEqual(echo(s, data), data)
+                    sent += len(data)
+
+            def totals():
+                m = metrics(path)
+                return (m.get("echod_connections_accepted_total"), m.get("echod_received_bytes_total"))
+            wait_until(lambda: os.path.exists(path) and totals() == (20, sent), 10,
+                       f"accepted 20 and {sent} bytes received in the metrics file")
+            self.assert_clean_stop(d)
 
     def test_second_signal_ends_the_drain_with_status_1(self):
         d = self.start_workers(2, "--buffer-size", "16K")
