@@ -24,16 +24,27 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <utility>
 
 namespace echod {
 
 // What a connection needs from whoever runs it, and nothing more: it does
-// not know the server.
+// not know the server. The server owns one and hands every connection a
+// reference; the parts live here by value, so that the hot path reaches a
+// counter or the list through one pointer, as a member of the server would.
 struct ConnectionContext {
+    ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, uv_buf_t discard, std::function<void()> on_closed)
+        : loop(loop),
+          rings(ring_capacity, default_max_pooled(ring_capacity)),
+          discard(discard),
+          on_closed(std::move(on_closed)) {}
+    ConnectionContext(const ConnectionContext&) = delete;
+    ConnectionContext& operator=(const ConnectionContext&) = delete;
+
     uv_loop_t* loop;                  // every connection's handles live here
-    RingPool& rings;                  // lends a ring while bytes are in flight
-    Stats& stats;                     // counters the connection bumps itself
-    ConnectionList& connections;      // live connections; each links itself in and out
+    RingPool rings;                   // lends a ring while bytes are in flight
+    Stats stats;                      // counters the connection bumps itself
+    ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
     std::function<void()> on_closed;  // after a connection left the list (the drain may be done)
 };

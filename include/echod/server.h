@@ -59,18 +59,18 @@ private:
     int exit_status_ = 0;
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
-    uv_signal_t sigusr1_{};     // a stats line
-    uv_timer_t drain_timer_{};  // bounds the drain after the first signal
-    uv_timer_t idle_timer_{};   // one sweep timer for every connection's idle timeout
-    RingPool rings_;
-    ConnectionList connections_;         // live connections, most recently active first with --idle-timeout
-    Stats stats_;                        // counters; gauges are filled in by snapshot()
+    uv_signal_t sigusr1_{};              // a stats line
+    uv_timer_t drain_timer_{};           // bounds the drain after the first signal
+    uv_timer_t idle_timer_{};            // one sweep timer for every connection's idle timeout
     common::RateLimit accept_warnings_;  // out of descriptors, at most once a second
     common::RateLimit refuse_warnings_;  // over --max-connections, at most once a second
     // Input read and dropped during a drain, and UDP datagrams on their way
     // back: both are used up within one callback, so they can share.
     std::array<char, 64 * common::KiB> scratch_{};
-    ConnectionContext context_;  // what connections see of all this
+    // The rings, the counters (gauges are filled in by snapshot()) and the
+    // live connections (most recently active first with --idle-timeout):
+    // what connections see of the server.
+    ConnectionContext context_;
     Listeners listeners_;
     Metrics metrics_;
 };

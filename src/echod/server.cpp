@@ -41,14 +41,8 @@ std::uint64_t to_ms(double seconds) {
 Server::Server(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
-      rings_(config.buffer_size, default_max_pooled(config.buffer_size)),
-      context_{loop_,
-               rings_,
-               stats_,
-               connections_,
-               uv_buf_init(scratch_.data(), scratch_.size()),
-               [this] { stop_if_drained(); }},
-      listeners_(loop_, config_, stats_, uv_buf_init(scratch_.data(), scratch_.size())),
+      context_(loop_, config.buffer_size, uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
+      listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size())),
       metrics_(loop_, config_, [this] { return snapshot(); }) {}
 
 int Server::run() {
@@ -112,24 +106,25 @@ void Server::start_idle_sweep() {
     if (config_.idle_timeout_s > 0) {
         // One timer for all connections, ticking at a tenth of the timeout
         // (10 ms..1 s): a connection goes at most one tick late.
-        connections_.set_idle_timeout(std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s)));
-        std::uint64_t tick = std::clamp<std::uint64_t>(connections_.idle_timeout_ms() / 10, 10, 1000);
+        context_.connections.set_idle_timeout(std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s)));
+        std::uint64_t tick = std::clamp<std::uint64_t>(context_.connections.idle_timeout_ms() / 10, 10, 1000);
         uv_timer_start(&idle_timer_, on_idle_check, tick, tick);
     }
 }
 
 void Server::log_summary() {
     std::string extra;
-    if (stats_.refused != 0) {
-        extra += fmt::format(", {} refused over --max-connections", stats_.refused);
+    if (context_.stats.refused != 0) {
+        extra += fmt::format(", {} refused over --max-connections", context_.stats.refused);
     }
-    if (stats_.closed_idle != 0) {
-        extra += fmt::format(", {} closed idle", stats_.closed_idle);
+    if (context_.stats.closed_idle != 0) {
+        extra += fmt::format(", {} closed idle", context_.stats.closed_idle);
     }
-    if (stats_.drain_cut_short != 0) {
-        extra += fmt::format(", {} closed at the drain deadline", stats_.drain_cut_short);
+    if (context_.stats.drain_cut_short != 0) {
+        extra += fmt::format(", {} closed at the drain deadline", context_.stats.drain_cut_short);
     }
-    common::log_notice("stopped: {} connections served, {} bytes echoed{}", stats_.accepted, stats_.bytes_out, extra);
+    common::log_notice("stopped: {} connections served, {} bytes echoed{}", context_.stats.accepted,
+                       context_.stats.bytes_out, extra);
 }
 
 void Server::on_connection(uv_stream_t* listener, int status) {
@@ -139,17 +134,17 @@ void Server::on_connection(uv_stream_t* listener, int status) {
         // is pending with a reserved descriptor, so the loop does not spin)
         // and mostly does not report it; what it does report, we log at most
         // once a second. Served connections carry on either way.
-        ++self->stats_.accept_errors;
+        ++self->context_.stats.accept_errors;
         if (self->accept_warnings_.allow(uv_now(self->loop_))) {
             common::log_warn("accept: {} ({}); {} connections open, {} accept errors so far", uv_strerror(status),
-                             uv_err_name(status), self->stats_.connections, self->stats_.accept_errors);
+                             uv_err_name(status), self->context_.stats.connections, self->context_.stats.accept_errors);
         }
         return;
     }
     if (self->state_ != State::serving) {
         return;
     }
-    if (self->stats_.connections >= self->config_.max_connections) {
+    if (self->context_.stats.connections >= self->config_.max_connections) {
         self->refuse(listener);
         return;
     }
@@ -162,27 +157,27 @@ void Server::refuse(uv_stream_t* listener) {
     auto* tcp = new uv_tcp_t;
     uv_tcp_init(loop_, tcp);
     if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
-        ++stats_.refused;
+        ++context_.stats.refused;
     }
     uv_close(reinterpret_cast<uv_handle_t*>(tcp),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
     if (refuse_warnings_.allow(uv_now(loop_))) {
         common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)",
-                         config_.max_connections, stats_.refused);
+                         config_.max_connections, context_.stats.refused);
     }
 }
 
 void Server::on_idle_check(uv_timer_t* timer) {
     Server* self = common::owner_of<Server>(timer);
     // Closing connections stay listed until their close callback: skip them.
-    self->connections_.sweep(uv_now(self->loop_), [self](ConnectionList::Node& node, std::uint64_t idle_ms) {
+    self->context_.connections.sweep(uv_now(self->loop_), [self](ConnectionList::Node& node, std::uint64_t idle_ms) {
         auto& c = static_cast<Connection&>(node);
         if (c.output_progressed()) {
             return true;  // still moving bytes: active now
         }
         if (!c.closing()) {
             common::log_debug("closing a connection idle for {} ms", idle_ms);
-            ++self->stats_.closed_idle;
+            ++self->context_.stats.closed_idle;
             c.close();
         }
         return false;
@@ -190,10 +185,10 @@ void Server::on_idle_check(uv_timer_t* timer) {
 }
 
 Stats Server::snapshot() const {
-    Stats now = stats_;
-    now.rings_in_use = rings_.in_use();
-    now.rings_pooled = rings_.pooled();
-    now.ring_bytes = rings_.ring_capacity();
+    Stats now = context_.stats;
+    now.rings_in_use = context_.rings.in_use();
+    now.rings_pooled = context_.rings.pooled();
+    now.ring_bytes = context_.rings.ring_capacity();
     return now;
 }
 
@@ -207,40 +202,40 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
         self->begin_drain(signum);
         return;
     }
-    common::log_warn("{} again: closing {} connections now", signal_name(signum), self->stats_.connections);
+    common::log_warn("{} again: closing {} connections now", signal_name(signum), self->context_.stats.connections);
     self->exit_status_ = 1;
     self->close_connections();
 }
 
 void Server::begin_drain(int signum) {
     common::log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum),
-                     stats_.connections, config_.shutdown_timeout_s);
+                     context_.stats.connections, config_.shutdown_timeout_s);
     state_ = State::draining;
     if (std::string failed = notify_systemd("STOPPING=1"); !failed.empty()) {
         common::log_warn("systemd notify: {}", failed);
     }
     uv_timer_stop(&idle_timer_);  // the drain has its own deadline
     listeners_.close();
-    connections_.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).begin_drain(); });
+    context_.connections.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).begin_drain(); });
     uv_timer_start(&drain_timer_, on_drain_timeout, to_ms(config_.shutdown_timeout_s), 0);
     stop_if_drained();
 }
 
 void Server::on_drain_timeout(uv_timer_t* timer) {
     Server* self = common::owner_of<Server>(timer);
-    common::log_warn("drain deadline: closing {} connections still open", self->stats_.connections);
-    self->stats_.drain_cut_short += self->stats_.connections;
+    common::log_warn("drain deadline: closing {} connections still open", self->context_.stats.connections);
+    self->context_.stats.drain_cut_short += self->context_.stats.connections;
     self->close_connections();
 }
 
 void Server::close_connections() {
     // close() only schedules the close; the list changes in on_close.
-    connections_.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).close(); });
+    context_.connections.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).close(); });
     stop_if_drained();
 }
 
 void Server::stop_if_drained() {
-    if (state_ == State::draining && stats_.connections == 0) {
+    if (state_ == State::draining && context_.stats.connections == 0) {
         state_ = State::stopping;
         close_own_handles();
     }
