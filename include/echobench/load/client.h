@@ -17,6 +17,10 @@
 // (Worker::scheduled_ns) and a slot is free; its latency counts from the
 // scheduled time, however late it went out.
 //
+// With -n, once the measured window has opened each message claims its place
+// among the N before it goes (Worker::claim_messages); those messages, and
+// only those, count. A client that cannot claim one drains.
+//
 // The Worker owns its clients and frees them only after the loop has run
 // every close callback.
 #pragma once
@@ -96,6 +100,7 @@ private:
     std::uint64_t written_seq_ = 0;               // messages whose write completed
     std::uint64_t writes_started_ = 0;            // uv_write calls (selects the request)
     std::uint64_t due_ = 0;                       // messages allowed out (closed loop: unlimited)
+    std::uint64_t first_counted_seq_ = 0;         // -n: the first message claimed (none yet: UINT64_MAX)
     std::uint64_t connect_started_ns_ = 0;        // for the connect timeout
     std::uint64_t last_progress_ns_ = 0;          // last byte echoed or batch sent
 };

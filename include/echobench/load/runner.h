@@ -18,11 +18,11 @@
 // mutex: once a second, never per message.
 #pragma once
 
+#include "echobench/load/pattern.h"
 #include "echobench/options.h"
+#include "echobench/results/histogram.h"
 #include "echobench/results/result.h"
 #include "echobench/results/timeline.h"
-#include "echobench/results/histogram.h"
-#include "echobench/load/pattern.h"
 
 #include <uv.h>
 
@@ -48,6 +48,9 @@ struct RunControl {
     std::atomic<std::uint64_t> traffic_start_ns{0};          // open loop: the schedule's zero
     std::atomic<std::uint64_t> window_start_ns{UINT64_MAX};  // messages count from here...
     std::atomic<std::uint64_t> window_end_ns{UINT64_MAX};    // ...to here (exclusive)
+    // -n: messages claimed to count, by every worker's clients. On a line of
+    // its own: the workers write it per batch, and read the window per read.
+    alignas(64) std::atomic<std::uint64_t> messages_claimed{0};
 };
 
 class Worker {
@@ -88,6 +91,13 @@ public:
     bool traffic_started() const { return traffic_started_; }
     bool open_loop() const { return config_.rate > 0; }
     std::uint64_t scheduled_ns(std::uint32_t index, std::uint64_t seq) const;
+    // -n: whether a message sent at now_ns counts (the window has opened),
+    // and how many of count such messages may still go, claimed from the
+    // run's total so that exactly -n are ever sent to be counted.
+    bool window_open(std::uint64_t now_ns) const {
+        return now_ns >= control_.window_start_ns.load(std::memory_order_relaxed);
+    }
+    std::uint64_t claim_messages(std::uint64_t count);
     // Where an echo completing at now_ns falls; once per read, before
     // count_echo for each message it completes.
     struct EchoTime {

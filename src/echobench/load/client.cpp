@@ -25,7 +25,8 @@ Client::Client(Worker& worker, std::uint64_t id, std::uint32_t index)
       checker_(worker.pattern(), id, worker.config().verify),
       send_buffer_(static_cast<std::size_t>(pipeline_) * size_),
       latency_base_ns_(pipeline_, 0),
-      writes_(pipeline_) {
+      writes_(pipeline_),
+      first_counted_seq_(worker.config().messages > 0 ? UINT64_MAX : 0) {
     // uv_tcp_init makes no socket yet (AF_UNSPEC), so idle clients are cheap;
     // from here on the handle exists and must be closed.
     uv_tcp_init(worker_.loop(), &tcp_);
@@ -108,6 +109,21 @@ void Client::send_ready() {
         return;
     }
     const std::uint64_t now = uv_hrtime();
+    if (worker_.config().messages > 0 && worker_.window_open(now)) {
+        // -n: only messages claimed from the run's total go out, and count.
+        std::uint64_t claimed = worker_.claim_messages(end - sent_seq_);
+        if (first_counted_seq_ == UINT64_MAX) {
+            first_counted_seq_ = sent_seq_;
+        }
+        if (claimed < end - sent_seq_) {
+            end = sent_seq_ + claimed;
+            state_ = State::draining;  // the total is reached: nothing more to send
+            if (claimed == 0) {
+                close_if_drained();
+                return;
+            }
+        }
+    }
     const bool verify = worker_.config().verify;
     const bool open_loop = worker_.open_loop();
     for (std::uint64_t s = sent_seq_; s < end; ++s) {
@@ -204,7 +220,9 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
                 fmt::format("connection {} message {}: echoed bytes differ from those sent", id_, seq));
         } else {
             std::uint64_t base = latency_base_ns_[seq % pipeline_];
-            worker_.count_echo(when, now > base ? now - base : 0);
+            Worker::EchoTime counted = when;
+            counted.measured = when.measured && seq >= first_counted_seq_;  // -n: claimed, not warm-up's
+            worker_.count_echo(counted, now > base ? now - base : 0);
         }
     }
     if (state_ == State::open) {

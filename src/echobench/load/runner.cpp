@@ -1,7 +1,7 @@
 #include "echobench/load/runner.h"
 
-#include "echobench/load/client.h"
 #include "common/parse.h"
+#include "echobench/load/client.h"
 
 #include <fmt/format.h>
 
@@ -271,6 +271,12 @@ std::uint64_t Worker::scheduled_ns(std::uint32_t index, std::uint64_t seq) const
     return schedule_start_ns_ + static_cast<std::uint64_t>(k * interval_ns_);
 }
 
+std::uint64_t Worker::claim_messages(std::uint64_t count) {
+    // Past the total the counter only grows: every later claim gets nothing.
+    const std::uint64_t before = control_.messages_claimed.fetch_add(count, std::memory_order_relaxed);
+    return before >= config_.messages ? 0 : std::min(count, config_.messages - before);
+}
+
 uv_buf_t Worker::read_buffer() {
     return uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()), static_cast<unsigned>(read_buffer_.size()));
 }
@@ -488,7 +494,7 @@ int Controller::run(BenchResult& result) {
     started_ns_ = last_progress_ns_ = uv_hrtime();
     control_.run_start_ns = started_ns_;
     result.started_at = utc_now_iso8601();
-    // -n is checked here, so its overshoot is what one tick echoes.
+    // -n is checked here: a tick of 1 ms keeps duration_s that precise.
     uv_timer_start(&tick_, on_tick, 1, config_.messages > 0 ? 1 : tick_ms);
     for (auto& w : workers_) {
         w->start();
