@@ -1,6 +1,6 @@
 #include "echobench/load/client.h"
 
-#include "echobench/load/runner.h"
+#include "echobench/load/worker.h"
 
 #include <fmt/format.h>
 

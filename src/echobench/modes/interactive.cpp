@@ -1,8 +1,8 @@
 // --interactive: stdin to the server, echoes to stdout, like a netcat that
 // also checks what comes back.
 #include "echobench/modes/interactive.h"
-#include "echobench/load/runner.h"
 #include "common/parse.h"
+#include "echobench/load/controller.h"
 
 #include <uv.h>
 

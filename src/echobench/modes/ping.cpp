@@ -1,7 +1,7 @@
 // --ping: like ping(8), over one TCP connection to an echo server.
 #include "echobench/modes/ping.h"
-#include "echobench/load/runner.h"
 #include "common/parse.h"
+#include "echobench/load/controller.h"
 #include "echobench/load/pattern.h"
 
 #include <uv.h>

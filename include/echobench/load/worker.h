@@ -1,29 +1,26 @@
-// echobench's load run: one Worker (thread + uv loop) per --threads, each
-// owning a share of the connections, and a controller on the main thread
-// that moves every worker through the phases and collects the results.
-//
-//   connecting ──all connected or failed──> warmup ──window start──> measuring
-//        │                                                              │ duration over, -n reached,
-//        └──── nothing connected ─────────────────> draining <──────────┘ Ctrl-C, or all broken
-//                                                     │ every connection closed
-//                                                   done (threads joined, results merged)
+// One worker of echobench's load run: a thread with its own uv loop and a
+// share of the connections (its Clients), moved through the phases by the
+// controller (controller.h) through RunControl.
 //
 // The hot path takes no lock: each worker counts into its own histogram and
 // counters, publishes a few totals through relaxed atomics for the
 // controller's progress and -n checks, and copies its histogram under a
 // mutex a few times a second for the progress line only. The window is a pair
 // of timestamps set by the controller; a message counts when its echo
-// completes inside it, on whichever thread. Each second a worker also hands
-// its timeline interval (bench_timeline.h) to the controller, under another
-// mutex: once a second, never per message.
+// completes inside it, on whichever thread (with -n: when it was claimed,
+// see client.h). Each second a worker also hands its timeline interval
+// (results/timeline.h) to the controller, under another mutex: once a
+// second, never per message.
 #pragma once
 
 #include "echobench/load/pattern.h"
+#include "echobench/load/run_control.h"
 #include "echobench/options.h"
 #include "echobench/results/histogram.h"
 #include "echobench/results/result.h"
 #include "echobench/results/timeline.h"
 
+#include <netinet/in.h>
 #include <uv.h>
 
 #include <atomic>
@@ -39,20 +36,6 @@ namespace echobench {
 
 class Client;
 
-enum class Phase : int { connecting, warmup, measuring, draining, aborting };
-
-// Written by the controller, read by every worker.
-struct RunControl {
-    std::uint64_t run_start_ns = 0;  // the timeline's zero; set before any worker starts
-    std::atomic<Phase> phase{Phase::connecting};
-    std::atomic<std::uint64_t> traffic_start_ns{0};          // open loop: the schedule's zero
-    std::atomic<std::uint64_t> window_start_ns{UINT64_MAX};  // messages count from here...
-    std::atomic<std::uint64_t> window_end_ns{UINT64_MAX};    // ...to here (exclusive)
-    // -n: messages claimed to count, by every worker's clients. On a line of
-    // its own: the workers write it per batch, and read the window per read.
-    alignas(64) std::atomic<std::uint64_t> messages_claimed{0};
-};
-
 class Worker {
 public:
     Worker(const BenchConfig& config, const Pattern& pattern, const sockaddr_storage& target, RunControl& control,
@@ -61,7 +44,8 @@ public:
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    // Sets up the loop and handles; a uv error code, or 0.
+    // Sets up the loop and handles; a uv error code, or 0. Whatever it set
+    // up, the destructor closes if the thread never ran.
     int init();
     void start();  // runs the loop on a new thread
     void wake();   // any thread: the phase changed
@@ -134,6 +118,9 @@ private:
     uv_timer_t tick_{};          // connect pacing, timeouts, progress snapshots
     uv_poll_t schedule_poll_{};  // open loop: a timerfd, for sub-millisecond send times
     int schedule_fd_ = -1;
+    bool loop_ready_ = false;          // loop_, wake_ and tick_ are initialised
+    bool schedule_poll_open_ = false;  // schedule_poll_ is initialised
+    bool thread_started_ = false;
 
     const BenchConfig& config_;
     const Pattern& pattern_;
@@ -190,15 +177,5 @@ private:
     std::mutex timeline_mutex_;                       // guards closed_intervals_; taken once a second
     std::vector<TimelineInterval> closed_intervals_;  // for the controller's next take_intervals
 };
-
-// Runs a load test as config says; fills result. Returns 0, or 1 with a line
-// on stderr when the run could not start at all (no result then).
-int run_load(const BenchConfig& config, BenchResult& result);
-
-// "127.0.0.1:7007" or "[::1]:7007".
-std::string format_target(const std::string& host, std::uint16_t port);
-
-// Fills address from a literal host and port; a uv error code, or 0.
-int resolve_target(const std::string& host, std::uint16_t port, sockaddr_storage& address);
 
 }  // namespace echobench
