@@ -128,10 +128,10 @@ int Controller::run(BenchResult& result) {
                        uv_strerror(w->loop_close_status()));
             status = 1;
         }
-        result.latency.merge(w->histogram());
-        result.errors.merge(w->errors());
-        result.messages += w->measured();
-        result.established += w->established();
+        result.latency.merge(w->counters().histogram());
+        result.errors.merge(w->counters().errors());
+        result.messages += w->counters().measured();
+        result.established += w->counters().established();
     }
     if (window_start_ns_ != UINT64_MAX && window_end_ns_ != UINT64_MAX && window_end_ns_ > window_start_ns_) {
         result.duration_s = static_cast<double>(window_end_ns_ - window_start_ns_) / 1e9;
@@ -143,7 +143,7 @@ int Controller::run(BenchResult& result) {
 
 void Controller::collect_timeline() {
     for (auto& w : workers_) {
-        w->take_intervals(intervals_);
+        w->counters().take_intervals(intervals_);
     }
     for (const TimelineInterval& interval : intervals_) {
         timeline_.add(interval);
@@ -185,10 +185,10 @@ void Controller::handle_tick() {
     collect_timeline();
     switch (phase_) {
         case Phase::connecting:
-            if (sum([](const Worker& w) { return w.settled(); }) < config_.connections) {
+            if (sum([](const Worker& w) { return w.counters().settled(); }) < config_.connections) {
                 break;
             }
-            if (sum([](const Worker& w) { return w.established(); }) == 0) {
+            if (sum([](const Worker& w) { return w.counters().established(); }) == 0) {
                 end_window(now);
                 set_phase(Phase::draining);
                 break;
@@ -207,9 +207,9 @@ void Controller::handle_tick() {
                 phase_ = Phase::measuring;  // only the progress line cares
             }
             // Every connection broke (nothing more to measure), or -n is reached.
-            if (sum([](const Worker& w) { return w.open_clients(); }) == 0 ||
+            if (sum([](const Worker& w) { return w.counters().open_clients(); }) == 0 ||
                 (config_.messages > 0 && now >= window_start_ns_ &&
-                 sum([](const Worker& w) { return w.measured(); }) >= config_.messages)) {
+                 sum([](const Worker& w) { return w.counters().measured(); }) >= config_.messages)) {
                 end_window(now);
                 set_phase(Phase::draining);
             } else if (now >= window_end_ns_) {
@@ -244,7 +244,7 @@ void Controller::handle_signal() {
 }
 
 void Controller::show_progress(std::uint64_t now, bool) {
-    std::uint64_t echoed = sum([](const Worker& w) { return w.echoed(); });
+    std::uint64_t echoed = sum([](const Worker& w) { return w.counters().echoed(); });
     double rate = static_cast<double>(echoed - last_echoed_) / (static_cast<double>(now - last_progress_ns_) / 1e9);
     last_echoed_ = echoed;
     last_progress_ns_ = now;
@@ -256,7 +256,7 @@ void Controller::show_progress(std::uint64_t now, bool) {
     if (phase_ == Phase::measuring) {
         Histogram merged;
         for (auto& w : workers_) {
-            w->merge_snapshot_into(merged);
+            w->counters().merge_snapshot_into(merged);
         }
         if (merged.count() > 0) {
             p99 = format_latency(merged.percentile(99));
@@ -264,7 +264,7 @@ void Controller::show_progress(std::uint64_t now, bool) {
     }
     fmt::print(stderr, "\r{:7.1f}s  {:<10}  {:>7} conns  {:>12.0f} msgs/s  p99 {}\033[K",
                static_cast<double>(now - started_ns_) / 1e9, what,
-               sum([](const Worker& w) { return w.open_clients(); }), rate, p99);
+               sum([](const Worker& w) { return w.counters().open_clients(); }), rate, p99);
     std::fflush(stderr);
 }
 

@@ -16,7 +16,6 @@ namespace {
 constexpr std::size_t read_buffer_size = 256 * common::KiB;
 constexpr std::uint64_t tick_ms = 10;
 constexpr std::uint64_t ms = 1000000;  // in ns
-constexpr std::uint64_t second_ns = 1000 * ms;
 // Connects in flight per worker: a burst of SYNs beyond the server's backlog
 // would only turn into retransmits and skewed connect times.
 constexpr std::uint32_t max_pending_connects = 256;
@@ -34,12 +33,22 @@ T* owner(const void* data) {
 Worker::Worker(const BenchConfig& config, const Pattern& pattern, const sockaddr_storage& target, RunControl& control,
                std::uint64_t first_client_id, std::uint32_t client_count)
     : config_(config),
-      pattern_(pattern),
       target_(target),
       control_(control),
       first_client_id_(first_client_id),
       client_count_(client_count),
-      read_buffer_(read_buffer_size) {}
+      counters_(control, config.messages),
+      read_buffer_(read_buffer_size) {
+    context_.loop = &loop_;
+    context_.config = &config_;
+    context_.pattern = &pattern;
+    context_.read_buffer =
+        uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()), static_cast<unsigned>(read_buffer_.size()));
+    context_.counters = &counters_;
+    context_.clients = client_count;
+    context_.client_closed = on_client_closed;
+    context_.owner = this;
+}
 
 Worker::~Worker() {
     join();
@@ -66,7 +75,7 @@ int Worker::init() {
     wake_.data = this;
     tick_.data = this;
     handles_open_ = 2;
-    if (open_loop()) {
+    if (context_.open_loop()) {
         // uv_timer has millisecond resolution; a schedule at 100k msgs/s needs
         // microseconds, or every message would start late by up to a tick.
         schedule_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -80,12 +89,11 @@ int Worker::init() {
         schedule_poll_open_ = true;
         ++handles_open_;
         double share = config_.rate * client_count_ / config_.connections;
-        interval_ns_ = 1e9 / share;
+        context_.interval_ns = 1e9 / share;
     }
-    closed_intervals_.reserve(8);  // the controller takes them every tick
     clients_.reserve(client_count_);
     for (std::uint32_t i = 0; i < client_count_; ++i) {
-        clients_.push_back(std::make_unique<Client>(*this, first_client_id_ + i, i));
+        clients_.push_back(std::make_unique<Client>(context_, first_client_id_ + i, i));
     }
     return 0;
 }
@@ -111,24 +119,18 @@ void Worker::wake() {
 }
 
 void Worker::run() {
-    if (open_loop()) {
+    if (context_.open_loop()) {
         // The kernel may delay a timer by the thread's slack (50 us by
         // default) to batch wakeups; that would show up as latency.
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     }
     start_ns_ = uv_hrtime();
-    last_snapshot_ns_ = start_ns_;
-    interval_end_ns_ = control_.run_start_ns + second_ns;
+    counters_.start(start_ns_);
     uv_timer_start(&tick_, on_tick, 0, tick_ms);
     handle_phase();  // the phase may have moved before the thread ran
     uv_run(&loop_, UV_RUN_DEFAULT);
     loop_close_status_ = uv_loop_close(&loop_);
-    roll_timeline(uv_hrtime());
-    close_interval();  // the last, partial one
-    {
-        std::lock_guard lock(snapshot_mutex_);
-        snapshot_ = histogram_;
-    }
+    counters_.finish(uv_hrtime());
     finished_.store(true, std::memory_order_release);
 }
 
@@ -141,7 +143,7 @@ void Worker::handle_phase() {
     if (phase >= Phase::draining) {
         if (!draining_) {
             draining_ = true;
-            open_at_drain_ = open_.load(std::memory_order_relaxed);
+            counters_.begin_drain();
             drain_deadline_ns_ = uv_hrtime() + drain_grace_ns;
             if (schedule_fd_ >= 0) {
                 uv_poll_stop(&schedule_poll_);
@@ -158,10 +160,10 @@ void Worker::handle_phase() {
         maybe_finish();
         return;
     }
-    if (phase >= Phase::warmup && !traffic_started_) {
-        traffic_started_ = true;
-        if (open_loop()) {
-            schedule_start_ns_ = control_.traffic_start_ns.load(std::memory_order_relaxed);
+    if (phase >= Phase::warmup && !context_.traffic_started) {
+        context_.traffic_started = true;
+        if (context_.open_loop()) {
+            context_.schedule_start_ns = control_.traffic_start_ns.load(std::memory_order_relaxed);
             uv_poll_start(&schedule_poll_, UV_READABLE, on_schedule);
             handle_schedule();
         }
@@ -177,18 +179,14 @@ void Worker::on_tick(uv_timer_t* handle) {
 
 void Worker::handle_tick() {
     const std::uint64_t now = uv_hrtime();
-    roll_timeline(now);  // a second without echoes is a sample too
-    if (!spare_interval_) {
-        // The next second's interval (a 30 KiB histogram) is made here, so
-        // that the echo which closes a second allocates nothing.
-        spare_interval_.emplace();
-    }
+    counters_.prepare(now);
     if (!draining_ && next_connect_ < clients_.size()) {
         // A steady rate, not a burst: this worker's share of --connect-rate.
         double per_ns = config_.connect_rate * client_count_ / config_.connections / 1e9;
         auto allowed = static_cast<std::uint64_t>(static_cast<double>(now - start_ns_) * per_ns) + 1;
-        while (next_connect_ < clients_.size() && next_connect_ < allowed && connecting_ < max_pending_connects) {
-            ++connecting_;
+        while (next_connect_ < clients_.size() && next_connect_ < allowed &&
+               counters_.connecting() < max_pending_connects) {
+            counters_.count_connect_started();
             clients_[next_connect_++]->connect(reinterpret_cast<const sockaddr*>(&target_));
         }
     }
@@ -203,12 +201,6 @@ void Worker::handle_tick() {
         for (auto& client : clients_) {
             client->close();
         }
-    }
-    if (now - last_snapshot_ns_ >= 250 * ms) {
-        last_snapshot_ns_ = now;
-        std::lock_guard lock(snapshot_mutex_);
-        snapshot_ = histogram_;
-        snapshot_.merge(interval_window_latency_);  // this second's, not yet in histogram_
     }
 }
 
@@ -228,9 +220,11 @@ void Worker::handle_schedule() {
     }
     const std::uint64_t now = uv_hrtime();
     const std::uint64_t n = clients_.size();
-    if (now >= schedule_start_ns_ && n > 0) {
+    if (now >= context_.schedule_start_ns && n > 0) {
         // Messages k < due are due: k goes to clients_[k % n] as its (k / n)th.
-        auto due = static_cast<std::uint64_t>(static_cast<double>(now - schedule_start_ns_) / interval_ns_) + 1;
+        auto due =
+            static_cast<std::uint64_t>(static_cast<double>(now - context_.schedule_start_ns) / context_.interval_ns) +
+            1;
         if (due > next_due_) {
             if (due - next_due_ >= n) {
                 for (std::uint64_t i = 0; i < n; ++i) {
@@ -244,7 +238,8 @@ void Worker::handle_schedule() {
             next_due_ = due;
         }
     }
-    arm_schedule(schedule_start_ns_ + static_cast<std::uint64_t>(static_cast<double>(next_due_) * interval_ns_));
+    arm_schedule(context_.schedule_start_ns +
+                 static_cast<std::uint64_t>(static_cast<double>(next_due_) * context_.interval_ns));
 }
 
 void Worker::arm_schedule(std::uint64_t at_ns) {
@@ -256,92 +251,10 @@ void Worker::arm_schedule(std::uint64_t at_ns) {
     timerfd_settime(schedule_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
-std::uint64_t Worker::scheduled_ns(std::uint32_t index, std::uint64_t seq) const {
-    double k = static_cast<double>(seq) * static_cast<double>(clients_.size()) + index;
-    return schedule_start_ns_ + static_cast<std::uint64_t>(k * interval_ns_);
-}
-
-std::uint64_t Worker::claim_messages(std::uint64_t count) {
-    // Past the total the counter only grows: every later claim gets nothing.
-    const std::uint64_t before = control_.messages_claimed.fetch_add(count, std::memory_order_relaxed);
-    return before >= config_.messages ? 0 : std::min(count, config_.messages - before);
-}
-
-uv_buf_t Worker::read_buffer() {
-    return uv_buf_init(reinterpret_cast<char*>(read_buffer_.data()), static_cast<unsigned>(read_buffer_.size()));
-}
-
-Worker::EchoTime Worker::echo_time(std::uint64_t now_ns) {
-    if (now_ns >= interval_end_ns_) {
-        roll_timeline(now_ns);
-    }
-    const std::uint64_t end = control_.window_end_ns.load(std::memory_order_relaxed);
-    return {now_ns >= control_.window_start_ns.load(std::memory_order_relaxed) && now_ns < end, now_ns < end};
-}
-
-void Worker::count_echo(EchoTime when, std::uint64_t latency_ns) {
-    // Single writer: a plain store, no read-modify-write on a shared line.
-    echoed_.store(++echoed_local_, std::memory_order_relaxed);
-    if (!when.recorded) {
-        return;
-    }
-    // One histogram record per echo, timeline included: the window's echoes
-    // join histogram_ when their second closes (close_interval).
-    ++interval_.msgs;
-    if (when.measured) {
-        interval_window_latency_.record(latency_ns);
-        measured_.store(++measured_local_, std::memory_order_relaxed);
-    } else {
-        interval_.latency.record(latency_ns);
-    }
-}
-
-void Worker::count_connected() {
-    --connecting_;
-    established_.fetch_add(1, std::memory_order_relaxed);
-    settled_.fetch_add(1, std::memory_order_relaxed);
-    open_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Worker::count_connect_failed(const std::string& reason) {
-    --connecting_;
-    ++errors_.connect;
-    if (errors_.connect_reason.empty()) {
-        errors_.connect_reason = reason;
-    }
-    settled_.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Worker::count_broken(const std::string& reason) {
-    ++errors_.broken;
-    if (errors_.broken_reason.empty()) {
-        errors_.broken_reason = reason;
-    }
-}
-
-void Worker::count_mismatch(const std::string& reason) {
-    ++errors_.mismatch;
-    if (errors_.mismatch_reason.empty()) {
-        errors_.mismatch_reason = reason;
-    }
-}
-
-void Worker::count_timeout(const std::string& reason) {
-    ++errors_.timeout;
-    if (errors_.timeout_reason.empty()) {
-        errors_.timeout_reason = reason;
-    }
-}
-
-void Worker::count_closed(bool was_open) {
-    if (was_open) {
-        open_.fetch_sub(1, std::memory_order_relaxed);
-    }
-}
-
-void Worker::client_closed() {
-    ++closed_;
-    maybe_finish();
+void Worker::on_client_closed(void* worker) {
+    auto* self = static_cast<Worker*>(worker);
+    ++self->closed_;
+    self->maybe_finish();
 }
 
 void Worker::maybe_finish() {
@@ -367,47 +280,6 @@ void Worker::on_close(uv_handle_t* handle) {
         ::close(self->schedule_fd_);
         self->schedule_fd_ = -1;
     }
-}
-
-void Worker::merge_snapshot_into(Histogram& out) {
-    std::lock_guard lock(snapshot_mutex_);
-    out.merge(snapshot_);
-}
-
-void Worker::roll_timeline(std::uint64_t now_ns) {
-    while (now_ns >= interval_end_ns_) {
-        close_interval();
-        interval_end_ns_ += second_ns;
-    }
-}
-
-void Worker::close_interval() {
-    // After the window the connections close one by one; the timeline ends
-    // with the window, so it shows them as they were when it ended.
-    interval_.connections = draining_ ? open_at_drain_ : open_.load(std::memory_order_relaxed);
-    histogram_.merge(interval_window_latency_);
-    interval_.latency.merge(interval_window_latency_);
-    interval_window_latency_.reset();
-    if (!spare_interval_) {
-        spare_interval_.emplace();  // seconds went by faster than ticks came
-    }
-    spare_interval_->index = interval_.index + 1;
-    std::swap(interval_, *spare_interval_);
-    {
-        // closed_intervals_ keeps its capacity (take_intervals clears it):
-        // no allocation here once the run is under way.
-        std::lock_guard lock(timeline_mutex_);
-        closed_intervals_.push_back(std::move(*spare_interval_));
-    }
-    spare_interval_.reset();
-}
-
-void Worker::take_intervals(std::vector<TimelineInterval>& out) {
-    std::lock_guard lock(timeline_mutex_);
-    for (TimelineInterval& interval : closed_intervals_) {
-        out.push_back(std::move(interval));
-    }
-    closed_intervals_.clear();
 }
 
 }  // namespace echobench
