@@ -8,21 +8,10 @@
 #include "echobench/options.h"
 #include "echobench/results/result.h"
 
-#include <netinet/in.h>
-
-#include <cstdint>
-#include <string>
-
 namespace echobench {
 
 // Runs a load test as config says; fills result. Returns 0, or 1 with a line
 // on stderr when the run could not start at all (no result then).
 int run_load(const BenchConfig& config, BenchResult& result);
-
-// "127.0.0.1:7007" or "[::1]:7007". (Until common/address.h has its source.)
-std::string format_target(const std::string& host, std::uint16_t port);
-
-// Fills address from a literal host and port; a uv error code, or 0.
-int resolve_target(const std::string& host, std::uint16_t port, sockaddr_storage& address);
 
 }  // namespace echobench

@@ -1,5 +1,6 @@
 #include "echobench/load/controller.h"
 
+#include "common/address.h"
 #include "echobench/load/worker.h"
 
 #include <fmt/format.h>
@@ -270,22 +271,11 @@ void Controller::show_progress(std::uint64_t now, bool) {
 
 }  // namespace
 
-std::string format_target(const std::string& host, std::uint16_t port) {
-    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
-}
-
-int resolve_target(const std::string& host, std::uint16_t port, sockaddr_storage& address) {
-    address = {};
-    if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&address)) == 0) {
-        return 0;
-    }
-    return uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&address));
-}
-
 int run_load(const BenchConfig& config, BenchResult& result) {
     sockaddr_storage target{};
-    if (int err = resolve_target(config.host, config.port, target); err != 0) {
-        fmt::print(stderr, "echobench: {}: {}\n", format_target(config.host, config.port), uv_strerror(err));
+    if (!common::make_address(config.host, config.port, target)) {
+        // The option parser takes literals only: this is a bug if it shows.
+        fmt::print(stderr, "echobench: {}: not an IP address\n", common::format_address(config.host, config.port));
         return 1;
     }
     const std::uint32_t threads = std::min(config.threads, config.connections);
@@ -306,7 +296,7 @@ int run_load(const BenchConfig& config, BenchResult& result) {
         }
     }
     // From here on a run takes place: the result has a target (main reports it).
-    result.target = format_target(config.host, config.port);
+    result.target = common::format_address(config.host, config.port);
     result.connections = config.connections;
     result.threads = threads;
     result.size = config.size;

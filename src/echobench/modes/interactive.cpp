@@ -1,8 +1,8 @@
 // --interactive: stdin to the server, echoes to stdout, like a netcat that
 // also checks what comes back.
 #include "echobench/modes/interactive.h"
+#include "common/address.h"
 #include "common/parse.h"
-#include "echobench/load/controller.h"
 
 #include <uv.h>
 
@@ -50,7 +50,7 @@ bool write_all(int fd, const char* data, std::size_t size) {
 class InteractiveSession {
 public:
     explicit InteractiveSession(const BenchConfig& config)
-        : config_(config), target_(format_target(config.host, config.port)) {}
+        : config_(config), target_(common::format_address(config.host, config.port)) {}
     InteractiveSession(const InteractiveSession&) = delete;
     InteractiveSession& operator=(const InteractiveSession&) = delete;
 
@@ -117,7 +117,7 @@ int InteractiveSession::run() {
         return 1;
     }
     sockaddr_storage address{};
-    resolve_target(config_.host, config_.port, address);  // a literal, checked by the parser
+    common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
     uv_tcp_init(&loop_, &tcp_);
     uv_timer_init(&loop_, &deadline_);
     uv_signal_init(&loop_, &sigint_);

@@ -1,7 +1,7 @@
 // --ping: like ping(8), over one TCP connection to an echo server.
 #include "echobench/modes/ping.h"
+#include "common/address.h"
 #include "common/parse.h"
-#include "echobench/load/controller.h"
 #include "echobench/load/pattern.h"
 
 #include <uv.h>
@@ -24,7 +24,7 @@ class PingSession {
 public:
     explicit PingSession(const BenchConfig& config)
         : config_(config),
-          target_(format_target(config.host, config.port)),
+          target_(common::format_address(config.host, config.port)),
           pattern_(config.size),
           checker_(pattern_, 0, config.verify),
           send_buffer_(ping_slots * config.size),
@@ -88,7 +88,7 @@ int PingSession::run() {
         return 1;
     }
     sockaddr_storage address{};
-    resolve_target(config_.host, config_.port, address);  // a literal, checked by the parser
+    common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
     uv_tcp_init(&loop_, &tcp_);
     uv_timer_init(&loop_, &interval_);
     uv_timer_init(&loop_, &deadline_);
