@@ -1,19 +1,13 @@
 #include "echobench/load/client.h"
 
+#include "common/uv_owner.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cassert>
 
 namespace echobench {
-namespace {
-
-Client* owner(const void* data) {
-    return static_cast<Client*>(const_cast<void*>(data));
-}
-
-}  // namespace
-
 Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t index)
     : context_(context),
       id_(id),
@@ -54,7 +48,7 @@ void Client::connect(const sockaddr* address) {
 }
 
 void Client::after_connect(uv_connect_t* req, int status) {
-    owner(req->data)->handle_connect(status);
+    common::owner_of<Client>(req)->handle_connect(status);
 }
 
 void Client::handle_connect(int status) {
@@ -156,7 +150,7 @@ void Client::send_ready() {
 
 void Client::after_write(uv_write_t* req, int status) {
     // req is the first member of a WriteRequest.
-    owner(req->data)->handle_write_done(*reinterpret_cast<WriteRequest*>(req), status);
+    common::owner_of<Client>(req)->handle_write_done(*reinterpret_cast<WriteRequest*>(req), status);
 }
 
 void Client::handle_write_done(const WriteRequest& request, int status) {
@@ -177,11 +171,11 @@ void Client::handle_write_done(const WriteRequest& request, int status) {
 }
 
 void Client::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    *buf = owner(handle->data)->context_.read_buffer;
+    *buf = common::owner_of<Client>(handle)->context_.read_buffer;
 }
 
 void Client::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    owner(stream->data)->handle_read(nread, buf);
+    common::owner_of<Client>(stream)->handle_read(nread, buf);
 }
 
 void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
@@ -286,7 +280,7 @@ void Client::close() {
 }
 
 void Client::on_close(uv_handle_t* handle) {
-    Client* self = owner(handle->data);
+    Client* self = common::owner_of<Client>(handle);
     self->state_ = State::closed;
     self->context_.client_closed(self->context_.owner);
 }

@@ -1,6 +1,7 @@
 #include "echobench/load/controller.h"
 
 #include "common/address.h"
+#include "common/uv_owner.h"
 #include "echobench/load/worker.h"
 
 #include <fmt/format.h>
@@ -16,11 +17,6 @@ namespace {
 
 constexpr std::uint64_t tick_ms = 10;
 constexpr std::uint64_t ms = 1000000;  // in ns
-
-template <typename T>
-T* owner(const void* data) {
-    return static_cast<T*>(const_cast<void*>(data));
-}
 
 std::uint64_t to_ns(double seconds) {
     return static_cast<std::uint64_t>(seconds * 1e9);
@@ -45,8 +41,8 @@ public:
     int run(BenchResult& result);
 
 private:
-    static void on_tick(uv_timer_t* handle) { owner<Controller>(handle->data)->handle_tick(); }
-    static void on_signal(uv_signal_t* handle, int) { owner<Controller>(handle->data)->handle_signal(); }
+    static void on_tick(uv_timer_t* handle) { common::owner_of<Controller>(handle)->handle_tick(); }
+    static void on_signal(uv_signal_t* handle, int) { common::owner_of<Controller>(handle)->handle_signal(); }
     static void on_close(uv_handle_t*) {}
 
     void handle_tick();

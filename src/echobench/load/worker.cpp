@@ -1,6 +1,7 @@
 #include "echobench/load/worker.h"
 
 #include "common/parse.h"
+#include "common/uv_owner.h"
 #include "echobench/load/client.h"
 
 #include <sys/prctl.h>
@@ -22,11 +23,6 @@ constexpr std::uint32_t max_pending_connects = 256;
 // After the window, how long in-flight messages get to come back before the
 // connections are closed regardless.
 constexpr std::uint64_t drain_grace_ns = 1000 * ms;
-
-template <typename T>
-T* owner(const void* data) {
-    return static_cast<T*>(const_cast<void*>(data));
-}
 
 }  // namespace
 
@@ -135,7 +131,7 @@ void Worker::run() {
 }
 
 void Worker::on_wake(uv_async_t* handle) {
-    owner<Worker>(handle->data)->handle_phase();
+    common::owner_of<Worker>(handle)->handle_phase();
 }
 
 void Worker::handle_phase() {
@@ -174,7 +170,7 @@ void Worker::handle_phase() {
 }
 
 void Worker::on_tick(uv_timer_t* handle) {
-    owner<Worker>(handle->data)->handle_tick();
+    common::owner_of<Worker>(handle)->handle_tick();
 }
 
 void Worker::handle_tick() {
@@ -205,7 +201,7 @@ void Worker::handle_tick() {
 }
 
 void Worker::on_schedule(uv_poll_t* handle, int, int) {
-    Worker* self = owner<Worker>(handle->data);
+    Worker* self = common::owner_of<Worker>(handle);
     std::uint64_t expirations = 0;
     // Clears the readiness; how many expirations does not matter, the clock does.
     if (read(self->schedule_fd_, &expirations, sizeof expirations) < 0 && errno != EAGAIN) {
@@ -274,7 +270,7 @@ void Worker::maybe_finish() {
 }
 
 void Worker::on_close(uv_handle_t* handle) {
-    Worker* self = owner<Worker>(handle->data);
+    Worker* self = common::owner_of<Worker>(handle);
     if (--self->handles_open_ == 0 && self->schedule_fd_ >= 0) {
         // Only now: the fd must outlive the poll handle watching it.
         ::close(self->schedule_fd_);
