@@ -16,9 +16,10 @@ namespace common {
 // 1MiB". out is left alone on failure.
 std::string read_text_file(const std::string& path, std::size_t max_size, std::string& out);
 
-// Writes all of data to fd, across short writes and EINTR. Returns 0 or the
-// errno of the write that failed.
-int write_all(int fd, std::string_view data);
+// Writes all of data to fd, across short writes and EINTR, and, if
+// wait_when_full, waiting (poll) while a non-blocking fd is full. Returns 0
+// or the errno of the write that failed. Not for the loop's own sockets.
+int write_all(int fd, std::string_view data, bool wait_when_full = true);
 
 // A file that appears whole or not at all. open() creates a temporary beside
 // path, with a name no other writer uses (O_EXCL), so a bad path fails early,

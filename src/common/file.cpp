@@ -1,6 +1,7 @@
 #include "common/file.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,10 +89,17 @@ std::string read_text_file(const std::string& path, std::size_t max_size, std::s
     return error;
 }
 
-int write_all(int fd, std::string_view data) {
+int write_all(int fd, std::string_view data, bool wait_when_full) {
     while (!data.empty()) {
         ssize_t n = ::write(fd, data.data(), data.size());
         if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        // A descriptor that shares its file description with something that
+        // made it non-blocking (stdout, stderr): wait until it takes more.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && wait_when_full) {
+            pollfd p{fd, POLLOUT, 0};
+            ::poll(&p, 1, -1);
             continue;
         }
         if (n < 0) {

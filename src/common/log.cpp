@@ -1,5 +1,7 @@
 #include "common/log.h"
 
+#include "common/file.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,21 +41,9 @@ void write_log_line(std::string_view prefix, fmt::string_view format, fmt::forma
     fmt::format_to(std::back_inserter(line), "echod: {}: ", prefix);
     fmt::vformat_to(std::back_inserter(line), format, args);
     line.push_back('\n');
-    // stderr may be a pipe that is momentarily full; a log line is not worth
-    // blocking the loop for long, but a short retry on EINTR keeps it whole.
-    const char* data = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-        ssize_t n = ::write(STDERR_FILENO, data, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return;
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
-    }
+    // stderr may be a non-blocking pipe that is momentarily full; a log line
+    // is not worth blocking the loop for, so it is dropped then.
+    (void)write_all(STDERR_FILENO, {line.data(), line.size()}, false);
 }
 
 }  // namespace common

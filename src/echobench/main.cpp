@@ -1,11 +1,11 @@
 // echobench: parse the command line, run the chosen mode, report.
-#include "echobench/report/html.h"
-#include "echobench/results/merge.h"
+#include "echobench/load/controller.h"
 #include "echobench/modes/interactive.h"
 #include "echobench/modes/ping.h"
 #include "echobench/options.h"
+#include "echobench/report/html.h"
+#include "echobench/results/merge.h"
 #include "echobench/results/result.h"
-#include "echobench/load/runner.h"
 #include "echod_version.h"
 
 #include <uv.h>

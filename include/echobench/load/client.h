@@ -14,14 +14,21 @@
 // and its write has completed, so the buffers libuv writes from stay put and
 // nothing is allocated per message. Closed loop: message s + K may go as soon
 // as s is done. Open loop: message s goes when its scheduled time has come
-// (Worker::scheduled_ns) and a slot is free; its latency counts from the
+// (ClientContext::scheduled_ns) and a slot is free; its latency counts from the
 // scheduled time, however late it went out.
 //
-// The Worker owns its clients and frees them only after the loop has run
-// every close callback.
+// With -n, once the measured window has opened each message claims its place
+// among the N before it goes (LoadCounters::claim_messages); those messages, and
+// only those, count. A client that cannot claim one drains.
+//
+// A client knows its worker only through a ClientContext; the worker owns
+// its clients and frees them only after the loop has run every close
+// callback.
 #pragma once
 
+#include "echobench/load/counters.h"
 #include "echobench/load/pattern.h"
+#include "echobench/options.h"
 
 #include <uv.h>
 
@@ -30,12 +37,36 @@
 
 namespace echobench {
 
-class Worker;
+// What a worker's clients share and see of it, on the worker's thread. The
+// worker owns it and fills it before its first client exists; it changes
+// traffic_started and schedule_start_ns as the phases move.
+struct ClientContext {
+    uv_loop_t* loop = nullptr;
+    const BenchConfig* config = nullptr;
+    const Pattern* pattern = nullptr;
+    uv_buf_t read_buffer{};            // shared: a read is consumed before the next alloc
+    LoadCounters* counters = nullptr;  // where echoes, errors and connection events go
+    bool traffic_started = false;      // a client connecting later starts at once
+    // Open loop: message k of the worker goes to client k % clients at
+    // schedule_start_ns + k * interval_ns.
+    std::uint64_t schedule_start_ns = 0;
+    double interval_ns = 0;
+    std::uint32_t clients = 0;
+    // A client's close callback ran (it may be freed once all have).
+    void (*client_closed)(void* owner) = nullptr;
+    void* owner = nullptr;
+
+    bool open_loop() const { return config->rate > 0; }
+    std::uint64_t scheduled_ns(std::uint32_t index, std::uint64_t seq) const {
+        double k = static_cast<double>(seq) * static_cast<double>(clients) + index;
+        return schedule_start_ns + static_cast<std::uint64_t>(k * interval_ns);
+    }
+};
 
 class Client {
 public:
-    // id is unique across the run; index is the position in worker's list.
-    Client(Worker& worker, std::uint64_t id, std::uint32_t index);
+    // id is unique across the run; index is the position in the worker's list.
+    Client(const ClientContext& context, std::uint64_t id, std::uint32_t index);
     Client(const Client&) = delete;
     Client& operator=(const Client&) = delete;
 
@@ -82,7 +113,7 @@ private:
 
     uv_tcp_t tcp_{};                // the socket; libuv keeps its address
     uv_connect_t connect_req_{};    // the connect, once
-    Worker& worker_;                // owns the loop, the clock, the counters
+    const ClientContext& context_;  // the worker's loop, configuration, counters
     const std::uint64_t id_;        // in every message's pattern
     const std::uint32_t index_;     // position in the worker (open-loop schedule)
     const std::uint32_t pipeline_;  // K: slots, and messages in flight at most
@@ -96,6 +127,7 @@ private:
     std::uint64_t written_seq_ = 0;               // messages whose write completed
     std::uint64_t writes_started_ = 0;            // uv_write calls (selects the request)
     std::uint64_t due_ = 0;                       // messages allowed out (closed loop: unlimited)
+    std::uint64_t first_counted_seq_ = 0;         // -n: the first message claimed (none yet: UINT64_MAX)
     std::uint64_t connect_started_ns_ = 0;        // for the connect timeout
     std::uint64_t last_progress_ns_ = 0;          // last byte echoed or batch sent
 };

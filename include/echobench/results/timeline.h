@@ -11,7 +11,8 @@
 //   worker 0:  [0] [1] [2] ─┐
 //   worker 1:  [0] [1] ─────┼─> TimelineMerger ─> samples 0, 1 (2 waits for worker 1)
 //
-// Pure: no clocks, no threads; the runner does the handing over.
+// Pure: no clocks, no threads; load/worker.cpp and load/controller.cpp do
+// the handing over.
 #pragma once
 
 #include "echobench/results/histogram.h"

@@ -1,6 +1,6 @@
 #include "echobench/load/client.h"
 
-#include "echobench/load/runner.h"
+#include "common/uv_owner.h"
 
 #include <fmt/format.h>
 
@@ -8,36 +8,29 @@
 #include <cassert>
 
 namespace echobench {
-namespace {
-
-Client* owner(const void* data) {
-    return static_cast<Client*>(const_cast<void*>(data));
-}
-
-}  // namespace
-
-Client::Client(Worker& worker, std::uint64_t id, std::uint32_t index)
-    : worker_(worker),
+Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t index)
+    : context_(context),
       id_(id),
       index_(index),
-      pipeline_(worker.config().pipeline),
-      size_(worker.config().size),
-      checker_(worker.pattern(), id, worker.config().verify),
+      pipeline_(context.config->pipeline),
+      size_(context.config->size),
+      checker_(*context.pattern, id, context.config->verify),
       send_buffer_(static_cast<std::size_t>(pipeline_) * size_),
       latency_base_ns_(pipeline_, 0),
-      writes_(pipeline_) {
+      writes_(pipeline_),
+      first_counted_seq_(context.config->messages > 0 ? UINT64_MAX : 0) {
     // uv_tcp_init makes no socket yet (AF_UNSPEC), so idle clients are cheap;
     // from here on the handle exists and must be closed.
-    uv_tcp_init(worker_.loop(), &tcp_);
+    uv_tcp_init(context_.loop, &tcp_);
     tcp_.data = this;
     connect_req_.data = this;
     for (WriteRequest& w : writes_) {
         w.req.data = this;
     }
-    if (!worker_.config().verify) {
+    if (!context_.config->verify) {
         // Content does not matter unchecked: fill once, never per message.
         for (std::uint32_t s = 0; s < pipeline_; ++s) {
-            worker_.pattern().fill(id_, s, {slot(s), size_});
+            context_.pattern->fill(id_, s, {slot(s), size_});
         }
     }
 }
@@ -49,13 +42,13 @@ void Client::connect(const sockaddr* address) {
     int err = uv_tcp_connect(&connect_req_, &tcp_, address, after_connect);
     if (err != 0) {
         // EMFILE, EADDRNOTAVAIL (out of ports): no callback will come.
-        worker_.count_connect_failed(fmt::format("connect: {}", uv_strerror(err)));
+        context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(err)));
         close();
     }
 }
 
 void Client::after_connect(uv_connect_t* req, int status) {
-    owner(req->data)->handle_connect(status);
+    common::owner_of<Client>(req)->handle_connect(status);
 }
 
 void Client::handle_connect(int status) {
@@ -63,12 +56,12 @@ void Client::handle_connect(int status) {
         return;  // we closed it (drain or timeout) and have counted it already
     }
     if (status != 0) {
-        worker_.count_connect_failed(fmt::format("connect: {}", uv_strerror(status)));
+        context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(status)));
         close();
         return;
     }
     state_ = State::open;
-    worker_.count_connected();
+    context_.counters->count_connected();
     // Latency is the point: never let Nagle hold back a small message.
     uv_tcp_nodelay(&tcp_, 1);
     last_progress_ns_ = uv_hrtime();
@@ -76,7 +69,7 @@ void Client::handle_connect(int status) {
         fail_broken("read", err);
         return;
     }
-    if (worker_.traffic_started()) {
+    if (context_.traffic_started) {
         start_traffic();
     }
 }
@@ -85,7 +78,7 @@ void Client::start_traffic() {
     if (state_ != State::open) {
         return;
     }
-    if (!worker_.open_loop()) {
+    if (!context_.open_loop()) {
         due_ = UINT64_MAX;
     }
     send_ready();
@@ -108,13 +101,28 @@ void Client::send_ready() {
         return;
     }
     const std::uint64_t now = uv_hrtime();
-    const bool verify = worker_.config().verify;
-    const bool open_loop = worker_.open_loop();
+    if (context_.config->messages > 0 && context_.counters->window_open(now)) {
+        // -n: only messages claimed from the run's total go out, and count.
+        std::uint64_t claimed = context_.counters->claim_messages(end - sent_seq_);
+        if (first_counted_seq_ == UINT64_MAX) {
+            first_counted_seq_ = sent_seq_;
+        }
+        if (claimed < end - sent_seq_) {
+            end = sent_seq_ + claimed;
+            state_ = State::draining;  // the total is reached: nothing more to send
+            if (claimed == 0) {
+                close_if_drained();
+                return;
+            }
+        }
+    }
+    const bool verify = context_.config->verify;
+    const bool open_loop = context_.open_loop();
     for (std::uint64_t s = sent_seq_; s < end; ++s) {
         if (verify) {
-            worker_.pattern().fill(id_, s, {slot(s), size_});
+            context_.pattern->fill(id_, s, {slot(s), size_});
         }
-        latency_base_ns_[s % pipeline_] = open_loop ? worker_.scheduled_ns(index_, s) : now;
+        latency_base_ns_[s % pipeline_] = open_loop ? context_.scheduled_ns(index_, s) : now;
     }
     // At most K messages are unwritten, so at most K requests are in use.
     WriteRequest& request = writes_[writes_started_ % pipeline_];
@@ -142,7 +150,7 @@ void Client::send_ready() {
 
 void Client::after_write(uv_write_t* req, int status) {
     // req is the first member of a WriteRequest.
-    owner(req->data)->handle_write_done(*reinterpret_cast<WriteRequest*>(req), status);
+    common::owner_of<Client>(req)->handle_write_done(*reinterpret_cast<WriteRequest*>(req), status);
 }
 
 void Client::handle_write_done(const WriteRequest& request, int status) {
@@ -163,11 +171,11 @@ void Client::handle_write_done(const WriteRequest& request, int status) {
 }
 
 void Client::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    *buf = owner(handle->data)->worker_.read_buffer();
+    *buf = common::owner_of<Client>(handle)->context_.read_buffer;
 }
 
 void Client::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    owner(stream->data)->handle_read(nread, buf);
+    common::owner_of<Client>(stream)->handle_read(nread, buf);
 }
 
 void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
@@ -184,12 +192,13 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
     // One clock read per read(2): every message it completes ends now.
     const std::uint64_t now = uv_hrtime();
-    const Worker::EchoTime when = worker_.echo_time(now);
+    const LoadCounters::EchoTime when = context_.counters->echo_time(now);
     last_progress_ns_ = now;
     std::span<const std::byte> data(reinterpret_cast<const std::byte*>(buf->base), static_cast<std::size_t>(nread));
     while (!data.empty()) {
         if (checker_.sequence() >= sent_seq_) {
-            worker_.count_mismatch(fmt::format("connection {}: {} bytes arrived beyond those sent", id_, data.size()));
+            context_.counters->count_mismatch(
+                fmt::format("connection {}: {} bytes arrived beyond those sent", id_, data.size()));
             close();
             return;
         }
@@ -200,11 +209,13 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
         }
         std::uint64_t seq = checker_.sequence() - 1;
         if (step.mismatch) {
-            worker_.count_mismatch(
+            context_.counters->count_mismatch(
                 fmt::format("connection {} message {}: echoed bytes differ from those sent", id_, seq));
         } else {
             std::uint64_t base = latency_base_ns_[seq % pipeline_];
-            worker_.count_echo(when, now > base ? now - base : 0);
+            LoadCounters::EchoTime counted = when;
+            counted.measured = when.measured && seq >= first_counted_seq_;  // -n: claimed, not warm-up's
+            context_.counters->count_echo(counted, now > base ? now - base : 0);
         }
     }
     if (state_ == State::open) {
@@ -238,23 +249,23 @@ void Client::close_if_drained() {
 }
 
 void Client::check_timeout(std::uint64_t now_ns) {
-    const auto limit = static_cast<std::uint64_t>(worker_.config().timeout_s * 1e9);
+    const auto limit = static_cast<std::uint64_t>(context_.config->timeout_s * 1e9);
     // now_ns was read before this tick's connects and sends: it may be older
     // than the times they recorded.
     auto older_than_limit = [&](std::uint64_t since) { return now_ns > since && now_ns - since > limit; };
     if (state_ == State::connecting && older_than_limit(connect_started_ns_)) {
-        worker_.count_connect_failed("connect: timed out");
+        context_.counters->count_connect_failed("connect: timed out");
         close();
     } else if ((state_ == State::open || state_ == State::draining) && in_flight() > 0 &&
                older_than_limit(last_progress_ns_)) {
-        worker_.count_timeout(fmt::format("connection {}: {} message(s) unanswered for {:g} s", id_, in_flight(),
-                                          worker_.config().timeout_s));
+        context_.counters->count_timeout(fmt::format("connection {}: {} message(s) unanswered for {:g} s", id_,
+                                                     in_flight(), context_.config->timeout_s));
         close();
     }
 }
 
 void Client::fail_broken(const char* what, int err) {
-    worker_.count_broken(err == 0 ? std::string(what) : fmt::format("{}: {}", what, uv_strerror(err)));
+    context_.counters->count_broken(err == 0 ? std::string(what) : fmt::format("{}: {}", what, uv_strerror(err)));
     close();
 }
 
@@ -264,14 +275,14 @@ void Client::close() {
     }
     bool was_open = state_ == State::open || state_ == State::draining;
     state_ = State::closing;
-    worker_.count_closed(was_open);
+    context_.counters->count_closed(was_open);
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
 
 void Client::on_close(uv_handle_t* handle) {
-    Client* self = owner(handle->data);
+    Client* self = common::owner_of<Client>(handle);
     self->state_ = State::closed;
-    self->worker_.client_closed();
+    self->context_.client_closed(self->context_.owner);
 }
 
 }  // namespace echobench

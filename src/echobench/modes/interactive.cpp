@@ -1,17 +1,17 @@
 // --interactive: stdin to the server, echoes to stdout, like a netcat that
 // also checks what comes back.
 #include "echobench/modes/interactive.h"
-#include "echobench/load/runner.h"
+#include "common/address.h"
+#include "common/file.h"
 #include "common/parse.h"
+#include "common/uv_owner.h"
 
 #include <uv.h>
 
 #include <fmt/format.h>
 
-#include <poll.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <string>
@@ -25,32 +25,10 @@ namespace {
 constexpr std::size_t max_outstanding = common::MiB;
 constexpr std::size_t chunk_size = 64 * common::KiB;
 
-// stdout stays blocking (libuv never touches fd 1 here), but it may share a
-// file description with something that made it non-blocking: wait, then retry.
-bool write_all(int fd, const char* data, std::size_t size) {
-    while (size > 0) {
-        ssize_t n = ::write(fd, data, size);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN) {
-                pollfd p{fd, POLLOUT, 0};
-                poll(&p, 1, -1);
-                continue;
-            }
-            return false;
-        }
-        data += n;
-        size -= static_cast<std::size_t>(n);
-    }
-    return true;
-}
-
 class InteractiveSession {
 public:
     explicit InteractiveSession(const BenchConfig& config)
-        : config_(config), target_(format_target(config.host, config.port)) {}
+        : config_(config), target_(common::format_address(config.host, config.port)) {}
     InteractiveSession(const InteractiveSession&) = delete;
     InteractiveSession& operator=(const InteractiveSession&) = delete;
 
@@ -117,7 +95,7 @@ int InteractiveSession::run() {
         return 1;
     }
     sockaddr_storage address{};
-    resolve_target(config_.host, config_.port, address);  // a literal, checked by the parser
+    common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
     uv_tcp_init(&loop_, &tcp_);
     uv_timer_init(&loop_, &deadline_);
     uv_signal_init(&loop_, &sigint_);
@@ -151,7 +129,7 @@ int InteractiveSession::run() {
 }
 
 void InteractiveSession::after_connect(uv_connect_t* req, int status) {
-    auto* self = static_cast<InteractiveSession*>(req->data);
+    auto* self = common::owner_of<InteractiveSession>(req);
     if (status == UV_ECANCELED) {
         return;
     }
@@ -198,7 +176,7 @@ void InteractiveSession::read_file_chunk() {
 }
 
 void InteractiveSession::after_file_read(uv_fs_t* req) {
-    auto* self = static_cast<InteractiveSession*>(req->data);
+    auto* self = common::owner_of<InteractiveSession>(req);
     auto result = static_cast<ssize_t>(req->result);
     uv_fs_req_cleanup(req);
     self->file_read_pending_ = false;
@@ -212,12 +190,12 @@ void InteractiveSession::after_file_read(uv_fs_t* req) {
 }
 
 void InteractiveSession::on_alloc_stdin(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    auto* self = static_cast<InteractiveSession*>(handle->data);
+    auto* self = common::owner_of<InteractiveSession>(handle);
     *buf = uv_buf_init(self->stdin_buffer_.data(), static_cast<unsigned>(self->stdin_buffer_.size()));
 }
 
 void InteractiveSession::on_read_stdin(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    static_cast<InteractiveSession*>(stream->data)->handle_stdin(buf->base, nread);
+    common::owner_of<InteractiveSession>(stream)->handle_stdin(buf->base, nread);
 }
 
 void InteractiveSession::handle_stdin(const char* data, ssize_t nread) {
@@ -282,7 +260,7 @@ void InteractiveSession::resume_stdin() {
 
 void InteractiveSession::after_write(uv_write_t* req, int status) {
     auto* pending = reinterpret_cast<PendingWrite*>(req);
-    auto* self = static_cast<InteractiveSession*>(req->data);
+    auto* self = common::owner_of<InteractiveSession>(req);
     delete pending;
     if (status != 0 && status != UV_ECANCELED) {
         self->fail(fmt::format("write: {}", uv_strerror(status)));
@@ -290,19 +268,19 @@ void InteractiveSession::after_write(uv_write_t* req, int status) {
 }
 
 void InteractiveSession::after_shutdown(uv_shutdown_t* req, int status) {
-    auto* self = static_cast<InteractiveSession*>(req->data);
+    auto* self = common::owner_of<InteractiveSession>(req);
     if (status != 0 && status != UV_ECANCELED) {
         self->fail(fmt::format("shutdown: {}", uv_strerror(status)));
     }
 }
 
 void InteractiveSession::on_alloc_socket(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    auto* self = static_cast<InteractiveSession*>(handle->data);
+    auto* self = common::owner_of<InteractiveSession>(handle);
     *buf = uv_buf_init(self->socket_buffer_.data(), static_cast<unsigned>(self->socket_buffer_.size()));
 }
 
 void InteractiveSession::on_read_socket(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    auto* self = static_cast<InteractiveSession*>(stream->data);
+    auto* self = common::owner_of<InteractiveSession>(stream);
     if (nread == 0 || self->finished_) {
         return;
     }
@@ -325,8 +303,8 @@ void InteractiveSession::on_read_socket(uv_stream_t* stream, ssize_t nread, cons
 }
 
 void InteractiveSession::handle_echo(const char* data, std::size_t size) {
-    if (!write_all(STDOUT_FILENO, data, size)) {
-        fail(fmt::format("writing stdout: {}", std::strerror(errno)));
+    if (int err = common::write_all(STDOUT_FILENO, {data, size}); err != 0) {
+        fail(fmt::format("writing stdout: {}", std::strerror(err)));
         return;
     }
     if (config_.verify) {
@@ -355,7 +333,7 @@ void InteractiveSession::maybe_done() {
 }
 
 void InteractiveSession::on_deadline(uv_timer_t* handle) {
-    auto* self = static_cast<InteractiveSession*>(handle->data);
+    auto* self = common::owner_of<InteractiveSession>(handle);
     if (!self->connected_) {
         self->fail("connect: timed out");
     } else if (!self->outstanding_.empty()) {
@@ -367,7 +345,7 @@ void InteractiveSession::on_deadline(uv_timer_t* handle) {
 }
 
 void InteractiveSession::on_signal(uv_signal_t* handle, int) {
-    static_cast<InteractiveSession*>(handle->data)->finish();
+    common::owner_of<InteractiveSession>(handle)->finish();
 }
 
 void InteractiveSession::fail(std::string message) {

@@ -1,7 +1,8 @@
 // --ping: like ping(8), over one TCP connection to an echo server.
 #include "echobench/modes/ping.h"
-#include "echobench/load/runner.h"
+#include "common/address.h"
 #include "common/parse.h"
+#include "common/uv_owner.h"
 #include "echobench/load/pattern.h"
 
 #include <uv.h>
@@ -24,7 +25,7 @@ class PingSession {
 public:
     explicit PingSession(const BenchConfig& config)
         : config_(config),
-          target_(format_target(config.host, config.port)),
+          target_(common::format_address(config.host, config.port)),
           pattern_(config.size),
           checker_(pattern_, 0, config.verify),
           send_buffer_(ping_slots * config.size),
@@ -51,10 +52,6 @@ private:
     void finish();
     void wait_for_replies();
     std::byte* slot(std::uint64_t seq) { return send_buffer_.data() + (seq % ping_slots) * config_.size; }
-    template <typename T>
-    static PingSession* owner(T* handle) {
-        return static_cast<PingSession*>(handle->data);
-    }
 
     uv_loop_t loop_{};
     uv_tcp_t tcp_{};
@@ -88,7 +85,7 @@ int PingSession::run() {
         return 1;
     }
     sockaddr_storage address{};
-    resolve_target(config_.host, config_.port, address);  // a literal, checked by the parser
+    common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
     uv_tcp_init(&loop_, &tcp_);
     uv_timer_init(&loop_, &interval_);
     uv_timer_init(&loop_, &deadline_);
@@ -140,7 +137,7 @@ int PingSession::run() {
 }
 
 void PingSession::after_connect(uv_connect_t* req, int status) {
-    PingSession* self = owner(req);
+    PingSession* self = common::owner_of<PingSession>(req);
     if (status == UV_ECANCELED) {
         return;
     }
@@ -160,7 +157,7 @@ void PingSession::after_connect(uv_connect_t* req, int status) {
 }
 
 void PingSession::on_interval(uv_timer_t* handle) {
-    owner(handle)->send_one();
+    common::owner_of<PingSession>(handle)->send_one();
 }
 
 void PingSession::send_one() {
@@ -199,7 +196,7 @@ void PingSession::wait_for_replies() {
 }
 
 void PingSession::on_deadline(uv_timer_t* handle) {
-    PingSession* self = owner(handle);
+    PingSession* self = common::owner_of<PingSession>(handle);
     if (!self->connected_) {
         self->fail("connect: timed out");
     } else {
@@ -208,7 +205,7 @@ void PingSession::on_deadline(uv_timer_t* handle) {
 }
 
 void PingSession::after_write(uv_write_t* req, int status) {
-    PingSession* self = owner(req);
+    PingSession* self = common::owner_of<PingSession>(req);
     if (status == UV_ECANCELED || self->finished_) {
         return;
     }
@@ -220,12 +217,12 @@ void PingSession::after_write(uv_write_t* req, int status) {
 }
 
 void PingSession::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-    PingSession* self = owner(handle);
+    PingSession* self = common::owner_of<PingSession>(handle);
     *buf = uv_buf_init(self->read_buffer_.data(), static_cast<unsigned>(self->read_buffer_.size()));
 }
 
 void PingSession::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    owner(stream)->handle_read(nread, buf);
+    common::owner_of<PingSession>(stream)->handle_read(nread, buf);
 }
 
 void PingSession::handle_read(ssize_t nread, const uv_buf_t* buf) {
@@ -278,7 +275,7 @@ void PingSession::fail(std::string message) {
 }
 
 void PingSession::on_signal(uv_signal_t* handle, int) {
-    owner(handle)->finish();
+    common::owner_of<PingSession>(handle)->finish();
 }
 
 void PingSession::finish() {
