@@ -49,4 +49,8 @@ std::string printable(std::string_view text, std::size_t max_bytes = max_quoted_
 // exact spelling that parse_size() accepts back (with B only for display).
 std::string format_size(std::uint64_t bytes);
 
+// "1 connection", "0 connections", "2 connections": a count and its noun,
+// in lines people read (not in lines scripts parse, which keep one form).
+std::string plural(std::uint64_t count, std::string_view noun);
+
 }  // namespace common

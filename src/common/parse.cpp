@@ -137,4 +137,8 @@ std::string format_size(std::uint64_t bytes) {
     return fmt::format("{}B", bytes);
 }
 
+std::string plural(std::uint64_t count, std::string_view noun) {
+    return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
 }  // namespace common

@@ -1,6 +1,7 @@
 #include "echod/server.h"
 
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/uv_owner.h"
 #include "echod/systemd.h"
 
@@ -202,14 +203,15 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
         self->begin_drain(signum);
         return;
     }
-    common::log_warn("{} again: closing {} connections now", signal_name(signum), self->context_.stats.connections);
+    common::log_warn("{} again: closing {} now", signal_name(signum),
+                     common::plural(self->context_.stats.connections, "connection"));
     self->exit_status_ = 1;
     self->close_connections();
 }
 
 void Server::begin_drain(int signum) {
-    common::log_info("{}: draining {} connections (up to {:g} s; signal again to stop now)", signal_name(signum),
-                     context_.stats.connections, config_.shutdown_timeout_s);
+    common::log_info("{}: draining {} (up to {:g} s; signal again to stop now)", signal_name(signum),
+                     common::plural(context_.stats.connections, "connection"), config_.shutdown_timeout_s);
     state_ = State::draining;
     if (std::string failed = notify_systemd("STOPPING=1"); !failed.empty()) {
         common::log_warn("systemd notify: {}", failed);
@@ -223,7 +225,8 @@ void Server::begin_drain(int signum) {
 
 void Server::on_drain_timeout(uv_timer_t* timer) {
     Server* self = common::owner_of<Server>(timer);
-    common::log_warn("drain deadline: closing {} connections still open", self->context_.stats.connections);
+    common::log_warn("drain deadline: closing {} still open",
+                     common::plural(self->context_.stats.connections, "connection"));
     self->context_.stats.drain_cut_short += self->context_.stats.connections;
     self->close_connections();
 }

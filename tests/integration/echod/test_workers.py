@@ -166,7 +166,7 @@ class Workers(EchodTestCase):
         except BlockingIOError:
             pass
         d.signal(signal.SIGTERM)
-        d.wait_for_line(r"draining 1 connections")
+        d.wait_for_line(r"draining 1 connection \(")
         d.signal(signal.SIGTERM)
         started = time.monotonic()
         self.assertEqual(d.wait(30), 1)

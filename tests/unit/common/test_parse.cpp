@@ -110,3 +110,9 @@ TEST_CASE("format_size picks the largest exact unit") {
     CHECK(common::format_size(1536 * 1024) == "1536KiB");
     CHECK(common::format_size(256 * 1048576) == "256MiB");
 }
+
+TEST_CASE("plural: one connection, any other number of connections") {
+    CHECK(common::plural(0, "connection") == "0 connections");
+    CHECK(common::plural(1, "connection") == "1 connection");
+    CHECK(common::plural(2, "connection") == "2 connections");
+}
