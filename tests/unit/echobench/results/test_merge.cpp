@@ -83,6 +83,12 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
         CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
         CHECK(refused(with(R"("timeline": [)", R"("timeline": {)")).starts_with("not JSON"));
         CHECK(refused(with(R"({"t": 1, )", R"({"t": 2, )")) == "timeline[1]: not the sample of second 1");
+        // Only the last sample may be longer than a second: a short fragment is folded into it.
+        CHECK(refused(with(R"({"t": 2, "dt": 1.000)", R"({"t": 2, "dt": 1.011)")) ==
+              "timeline[2]: not the sample of second 2");
+        CHECK(refused(with(R"({"t": 3, "dt": 0.250)", R"({"t": 3, "dt": 1.249)")).empty());
+        CHECK(refused(with(R"({"t": 3, "dt": 0.250)", R"({"t": 3, "dt": 1.251)")) ==
+              "timeline[3]: not the sample of second 3");
         CHECK(refused(with(R"("p99_us": 11.0)", R"("p99_us": "11")")) ==
               R"(timeline[1]: "p99_us" is neither null nor a number of 0 or more)");
         CHECK(refused(with(R"("phases": {)", R"("phases": {"x": 1, )")).empty());  // more fields may come
