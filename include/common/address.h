@@ -12,7 +12,7 @@
 namespace common {
 
 // "127.0.0.1:7007" or "[::1]:7007" for an AF_INET or AF_INET6 address;
-// "unknown address" for any other family.
+// "?" for any other family.
 std::string format_address(const sockaddr* address);
 
 // The same for an address literal and a port, before any socket exists.

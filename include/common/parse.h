@@ -5,6 +5,7 @@
 // argv or exit codes, so the unit tests can hold every edge.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,9 +35,15 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
 // A non-negative decimal number of seconds ("10", "0.5"), in [min, max].
 Parsed<double> parse_seconds(std::string_view text, double min, double max);
 
+// How much of a value an error line quotes: a million nines must not become
+// a million nines on stderr. Paths are quoted up to PATH_MAX.
+inline constexpr std::size_t max_quoted_value = 60;
+inline constexpr std::size_t max_quoted_path = 4096;
+
 // text as it may be shown inside '...' in a one-line message: control and
-// non-ASCII bytes become \n, \t or \xNN, so user input cannot break the line.
-std::string printable(std::string_view text);
+// non-ASCII bytes become \n, \t or \xNN, so user input cannot break the
+// line, and past max_bytes of text it is cut, with "..." after it.
+std::string printable(std::string_view text, std::size_t max_bytes = max_quoted_value);
 
 // "65536" -> "64KiB", "1048576" -> "1MiB", "1000" -> "1000B": the shortest
 // exact spelling that parse_size() accepts back (with B only for display).

@@ -20,7 +20,7 @@ struct Config {
     std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
     std::uint16_t port = 7007;                        // 0: the kernel picks one
     int backlog = 511;                                // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * common::KiB;               // ring capacity per connection, 16 B..256 MiB
+    std::size_t buffer_size = 64 * common::KiB;       // ring capacity per connection, 16 B..256 MiB
     bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
     bool reuseport = false;                           // SO_REUSEPORT, to share the port with other processes
     std::uint32_t workers = 1;                        // processes serving the port (SO_REUSEPORT), 1..256
@@ -55,13 +55,18 @@ struct CommandLine {
     std::string error;  // the whole line for usage_error, without "\n"
 };
 
+// A config file is text of at most this size (the example is 2 KiB).
+inline constexpr std::size_t max_config_size = 1024 * 1024;
+
 // Reads a whole file, or says why not (for --config).
 using ReadFile = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
-std::optional<std::string> read_text_file(const std::string& path, std::string& error);
+// A regular file of at most max_config_size bytes: not a directory,
+// /dev/zero or a FIFO.
+std::optional<std::string> read_config_file(const std::string& path, std::string& error);
 
 // args[0] is the program name, as in main's argv. With --config FILE, the
 // file (read with read_file) is applied first and the command line on top.
-CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_text_file);
+CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_config_file);
 
 // Applies a config file's text: `key = value` lines with the long option
 // names, blank lines and '#' comments; reuseaddr and udp take true/false;

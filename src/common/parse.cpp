@@ -100,9 +100,13 @@ Parsed<double> parse_seconds(std::string_view text, double min, double max) {
     return value;
 }
 
-std::string printable(std::string_view text) {
+std::string printable(std::string_view text, std::size_t max_bytes) {
+    const bool cut = text.size() > max_bytes;
+    if (cut) {
+        text = text.substr(0, max_bytes);
+    }
     std::string out;
-    out.reserve(text.size());
+    out.reserve(text.size() + 3);
     for (char c : text) {
         auto byte = static_cast<unsigned char>(c);
         if (c == '\n') {
@@ -116,6 +120,9 @@ std::string printable(std::string_view text) {
         } else {
             out += c;
         }
+    }
+    if (cut) {
+        out += "...";
     }
     return out;
 }

@@ -150,7 +150,8 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
     switch (value) {
         case 'H':
             if (!common::is_address_literal(arg)) {
-                return option_error(value, fmt::format("'{}' is not an IPv4 or IPv6 address literal", common::printable(arg)));
+                return option_error(value,
+                                    fmt::format("'{}' is not an IPv4 or IPv6 address literal", common::printable(arg)));
             }
             config.host = arg;
             return {};
@@ -269,8 +270,8 @@ std::string check_combination(const common::GetoptArgs& getopt, const BenchConfi
         }
         for (const std::string& input : config.input_files) {
             if (input == config.report) {
-                return option_error(opt_report,
-                                    fmt::format("would overwrite '{}', a file to compare", common::printable(input)));
+                return option_error(opt_report, fmt::format("would overwrite '{}', a file to compare",
+                                                            common::printable(input, common::max_quoted_path)));
             }
         }
         return {};
@@ -291,9 +292,9 @@ std::string check_combination(const common::GetoptArgs& getopt, const BenchConfi
         long double total =
             static_cast<long double>(config.connections) * config.pipeline * static_cast<long double>(config.size);
         if (total > static_cast<long double>(max_send_buffers)) {
-            return option_error(
-                's', fmt::format("{} connections x pipeline {} x {} of send buffers exceeds {}", config.connections,
-                                 config.pipeline, common::format_size(config.size), common::format_size(max_send_buffers)));
+            return option_error('s', fmt::format("{} connections x pipeline {} x {} of send buffers exceeds {}",
+                                                 config.connections, config.pipeline, common::format_size(config.size),
+                                                 common::format_size(max_send_buffers)));
         }
     }
     return {};
@@ -419,9 +420,9 @@ std::string bench_help_text() {
         "failed, broke or timed out, or nothing was echoed (--merge, --compare: in\n"
         "any run); 2 usage error, or a --merge or --compare file that is unreadable\n"
         "or does not fit.\n",
-        d.host, d.port, max_connections, d.connections, common::format_size(max_message_size), common::format_size(d.size),
-        max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads, d.timeout_s, d.connect_rate,
-        d.interval_s);
+        d.host, d.port, max_connections, d.connections, common::format_size(max_message_size),
+        common::format_size(d.size), max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads,
+        d.timeout_s, d.connect_rate, d.interval_s);
 }
 
 }  // namespace echobench

@@ -1,5 +1,7 @@
 // echod: parse the command line, run the server, report.
+#include "common/file.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "echod/options.h"
 #include "echod/server.h"
 #include "echod/supervisor.h"
@@ -32,6 +34,21 @@ int serve(const echod::Config& config) {
     return status;
 }
 
+// A metrics file that can never be written is a start-up error, not a
+// warning at every interval: the same check as echobench's --histogram-out
+// (a temporary made beside it, and removed).
+bool metrics_file_writable(const std::string& path) {
+    if (path.empty()) {
+        return true;
+    }
+    common::AtomicFile probe;
+    if (std::string error = probe.open(path); !error.empty()) {
+        common::log_error("--metrics-file: {}: {}", common::printable(path, common::max_quoted_path), error);
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -55,6 +72,9 @@ int main(int argc, char** argv) {
     // EPIPE from write(2) instead of dying of SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
     common::set_log_level(command.config.log_level);
+    if (!metrics_file_writable(command.config.metrics_file)) {
+        return 1;
+    }
 
     if (command.config.workers > 1) {
         return echod::run_workers(command.config, serve);

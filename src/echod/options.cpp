@@ -1,13 +1,12 @@
 #include "echod/options.h"
 
+#include "common/file.h"
 #include "common/getopt_args.h"
 #include "common/parse.h"
 
 #include <fmt/format.h>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 namespace echod {
@@ -129,7 +128,8 @@ std::string apply(int value, const char* arg, Config& config) {
             return {};
         case opt_log_level: {
             std::string_view text = arg;
-            for (common::LogLevel level : {common::LogLevel::error, common::LogLevel::warn, common::LogLevel::info, common::LogLevel::debug}) {
+            for (common::LogLevel level :
+                 {common::LogLevel::error, common::LogLevel::warn, common::LogLevel::info, common::LogLevel::debug}) {
                 if (text == to_string(level)) {
                     config.log_level = level;
                     return {};
@@ -220,8 +220,12 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
             continue;
         }
         auto where = [&](std::string_view what) {
-            return usage_line(fmt::format("{}:{}: {}", common::printable(path), number, what));
+            return usage_line(fmt::format("{}:{}: {}", common::printable(path, common::max_quoted_path), number, what));
         };
+        // Text only: a NUL would end the value early wherever C strings take it.
+        if (line.find('\0') != std::string_view::npos) {
+            return where("a NUL byte: not a text file");
+        }
         std::size_t equals = line.find('=');
         if (equals == std::string_view::npos) {
             return where(fmt::format("expected 'key = value', got '{}'", common::printable(line)));
@@ -283,7 +287,8 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
     std::optional<std::string> text = read_file(config_file, error);
     if (!text) {
         merged.action = CommandLine::Action::usage_error;
-        merged.error = usage_line(fmt::format("--config: cannot read '{}': {}", common::printable(config_file), error));
+        merged.error = usage_line(fmt::format("--config: cannot read '{}': {}",
+                                              common::printable(config_file, common::max_quoted_path), error));
         return merged;
     }
     merged.error = apply_config_text(*text, config_file, merged.config);
@@ -295,19 +300,13 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
     return merged;
 }
 
-std::optional<std::string> read_text_file(const std::string& path, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = std::strerror(errno);
+std::optional<std::string> read_config_file(const std::string& path, std::string& error) {
+    std::string text;
+    error = common::read_text_file(path, max_config_size, text);
+    if (!error.empty()) {
         return std::nullopt;
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad()) {
-        error = "read error";
-        return std::nullopt;
-    }
-    return text.str();
+    return text;
 }
 
 std::string help_text() {
@@ -364,9 +363,9 @@ std::string help_text() {
         "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
         "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
         "error.\n",
-        defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size), defaults.workers,
-        defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s,
-        default_metrics_interval_s, to_string(defaults.log_level));
+        defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
+        defaults.workers, defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s,
+        defaults.stats_interval_s, default_metrics_interval_s, to_string(defaults.log_level));
 }
 
 }  // namespace echod

@@ -28,7 +28,8 @@ TEST_CASE("parse_uint") {
     CHECK(ok(common::parse_uint("007", 0, 10)) == 7);
     CHECK(error(common::parse_uint("11", 0, 10)) == "11 is out of range 0..10");
     CHECK(error(common::parse_uint("0", 1, 10)) == "0 is out of range 1..10");
-    CHECK(error(common::parse_uint("99999999999999999999999", 0, 10)) == "99999999999999999999999 is out of range 0..10");
+    CHECK(error(common::parse_uint("99999999999999999999999", 0, 10)) ==
+          "99999999999999999999999 is out of range 0..10");
     for (const char* bad : {"", "-1", "+1", " 1", "1 ", "1x", "0x10", "1.0", "1e3"}) {
         CAPTURE(bad);
         CHECK(error(common::parse_uint(bad, 0, 100)) == fmt::format("'{}' is not a whole number", bad));
@@ -60,7 +61,8 @@ TEST_CASE("parse_size: range is checked after the suffix, and shown in sizes") {
     CHECK(ok(common::parse_size("256M", 16, 256 << 20)) == 256 << 20);
     CHECK(error(common::parse_size("18446744073709551615M", 0, 1 << 30)) ==
           "18446744073709551615M is out of range 0B..1024MiB");
-    CHECK(error(common::parse_size("99999999999999999999999", 0, 10)) == "99999999999999999999999 is out of range 0B..10B");
+    CHECK(error(common::parse_size("99999999999999999999999", 0, 10)) ==
+          "99999999999999999999999 is out of range 0B..10B");
 }
 
 TEST_CASE("parse_seconds") {
@@ -87,6 +89,16 @@ TEST_CASE("printable escapes what would break a one-line message") {
     CHECK(common::printable("a\nb\tc") == "a\\nb\\tc");
     CHECK(common::printable("\\") == "\\\\");
     CHECK(common::printable(std::string_view("\x00\x1f\x7f\xc5", 4)) == "\\x00\\x1f\\x7f\\xc5");
+}
+
+TEST_CASE("printable quotes at most max bytes of a value, then \"...\"") {
+    CHECK(common::printable(std::string(60, '9')) == std::string(60, '9'));
+    CHECK(common::printable(std::string(1000000, '9')) == std::string(60, '9') + "...");
+    CHECK(common::printable("abcdef", 3) == "abc...");
+    CHECK(common::printable(std::string(5000, '/'), common::max_quoted_path) == std::string(4096, '/') + "...");
+    CHECK(common::parse_uint(std::string(1000000, '9'), 1, 10).index() == 1);
+    CHECK(std::get<common::ParseError>(common::parse_uint(std::string(100, '9'), 1, 10)).reason ==
+          std::string(60, '9') + "... is out of range 1..10");
 }
 
 TEST_CASE("format_size picks the largest exact unit") {

@@ -7,9 +7,9 @@
 #include <optional>
 #include <vector>
 
+using common::LogLevel;
 using echod::CommandLine;
 using echod::Config;
-using common::LogLevel;
 using Action = CommandLine::Action;
 
 namespace {
@@ -293,6 +293,24 @@ TEST_CASE("config file errors name the file, the line and the key") {
         CHECK(config_error(std::string(key) + " = true\n") ==
               usage(fmt::format("echod.conf:1: '{}': unknown key", key)));
     }
+}
+
+TEST_CASE("config file: text only, and a bad value quoted short") {
+    CHECK(config_error(std::string("port = 1\nbacklog = 5\0\n", 24)) ==
+          usage("echod.conf:2: a NUL byte: not a text file"));
+    CHECK(config_error(std::string("\0", 1)) == usage("echod.conf:1: a NUL byte: not a text file"));
+    // A million nines: the line quotes 60 of them, then "...".
+    std::string error = config_error("backlog = " + std::string(1000000, '9') + "\n");
+    CHECK(error == usage("echod.conf:1: backlog: " + std::string(60, '9') + "... is out of range 1..65535"));
+}
+
+TEST_CASE("--config reads a regular file of at most 1 MiB, nothing else") {
+    const auto error_for = [](const char* path) {
+        return echod::parse_command_line(std::vector<const char*>{"echod", "--config", path}).error;
+    };
+    CHECK(error_for("/tmp") == usage("--config: cannot read '/tmp': is a directory"));
+    CHECK(error_for("/dev/zero") == usage("--config: cannot read '/dev/zero': is not a regular file"));
+    CHECK(error_for("/dev/null") == usage("--config: cannot read '/dev/null': is not a regular file"));
 }
 
 TEST_CASE("--config: the command line wins, wherever --config stands") {
