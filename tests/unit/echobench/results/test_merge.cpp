@@ -6,9 +6,6 @@
 
 #include "../sample_run.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -170,32 +167,4 @@ TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
         runs[1].rate = 1000;
         CHECK(echobench::merge_runs(runs, names, m).starts_with("b.json: an open-loop run, but a.json is closed-loop"));
     }
-}
-
-TEST_CASE("files: read whole, written atomically") {
-    char dir_template[] = "/tmp/echobench-test-XXXXXX";
-    REQUIRE(mkdtemp(dir_template) != nullptr);
-    const std::string dir = dir_template;
-    const std::string path = dir + "/run.json";
-    std::string text;
-    CHECK(echobench::read_text_file(path, text) == "No such file or directory");
-    {
-        echobench::AtomicFile file;
-        REQUIRE(file.open(path).empty());
-        CHECK(echobench::read_text_file(path, text) == "No such file or directory");  // not there until commit
-        REQUIRE(file.commit("hello\n").empty());
-    }
-    REQUIRE(echobench::read_text_file(path, text).empty());
-    CHECK(text == "hello\n");
-    {
-        echobench::AtomicFile file;
-        REQUIRE(file.open(path).empty());
-        // Never committed: the old file stays, the temporary goes.
-    }
-    REQUIRE(echobench::read_text_file(path, text).empty());
-    CHECK(text == "hello\n");
-    echobench::AtomicFile nowhere;
-    CHECK(nowhere.open(dir + "/no/such/dir/x.json") == "No such file or directory");
-    CHECK(std::remove(path.c_str()) == 0);
-    CHECK(rmdir(dir.c_str()) == 0);  // empty: no temporary left behind
 }
