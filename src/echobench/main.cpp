@@ -1,4 +1,5 @@
 // echobench: parse the command line, run the chosen mode, report.
+#include "common/file.h"
 #include "echobench/load/controller.h"
 #include "echobench/modes/interactive.h"
 #include "echobench/modes/ping.h"
@@ -54,7 +55,7 @@ public:
     }
 
 private:
-    static bool open_one(const char* option, const std::string& path, echobench::AtomicFile& file) {
+    static bool open_one(const char* option, const std::string& path, common::AtomicFile& file) {
         if (path.empty()) {
             return true;
         }
@@ -65,7 +66,7 @@ private:
         return true;
     }
 
-    static bool commit_one(const char* option, const std::string& path, echobench::AtomicFile& file,
+    static bool commit_one(const char* option, const std::string& path, common::AtomicFile& file,
                            std::string_view content) {
         if (std::string error = file.commit(content); !error.empty()) {
             fmt::print(stderr, "echobench: {}: {}: {}\n", option, path, error);
@@ -75,8 +76,8 @@ private:
     }
 
     const echobench::BenchConfig& config_;
-    echobench::AtomicFile histogram_;
-    echobench::AtomicFile report_;
+    common::AtomicFile histogram_;
+    common::AtomicFile report_;
 };
 
 // Reads every --merge or --compare file; false after one line naming the
@@ -86,7 +87,7 @@ bool read_runs(const echobench::BenchConfig& config, const char* option, std::ve
     for (std::size_t i = 0; i < runs.size(); ++i) {
         const std::string& path = config.input_files[i];
         std::string text;
-        std::string error = echobench::read_text_file(path, text);
+        std::string error = common::read_text_file(path, echobench::max_document_size, text);
         if (error.empty()) {
             error = echobench::parse_histogram_document(text, runs[i]);
         }

@@ -45,31 +45,8 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
 // Returns "" or one line naming the file at fault: "B.json: ...".
 std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::string> names, BenchResult& out);
 
-// Files no larger than this are read; a document of 3,840 buckets is ~100 KB.
+// --merge and --compare read files no larger than this
+// (common::read_text_file); a document of 3,840 buckets is ~100 KB.
 inline constexpr std::size_t max_document_size = std::size_t{16} * 1024 * 1024;
-
-// Reads path into out. Returns "" or the reason (strerror's words).
-std::string read_text_file(const std::string& path, std::string& out);
-
-// A file that appears whole or not at all: opened (created beside path, as
-// a temporary) before the run, so a bad path fails early; commit() writes,
-// syncs and renames it over path. A file never committed is removed.
-class AtomicFile {
-public:
-    AtomicFile() = default;
-    ~AtomicFile();
-    AtomicFile(const AtomicFile&) = delete;
-    AtomicFile& operator=(const AtomicFile&) = delete;
-
-    std::string open(const std::string& path);  // "" or the reason
-    std::string commit(std::string_view content);
-
-private:
-    void discard();
-
-    std::string path_;
-    std::string temp_path_;
-    int fd_ = -1;
-};
 
 }  // namespace echobench

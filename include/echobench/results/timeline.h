@@ -27,7 +27,7 @@ namespace echobench {
 
 struct TimelineSample {
     double t_s = 0;                       // the interval's start, seconds on the run's clock
-    double dt_s = 1;                      // its length: 1, less for the run's last
+    double dt_s = 1;                      // its length: 1 but for the run's last (see finish)
     std::uint64_t msgs = 0;               // echoes completed in it, warm-up included
     std::optional<std::uint64_t> p99_ns;  // their 99th percentile; none without echoes
     std::uint32_t connections = 0;        // open at its end
@@ -59,6 +59,12 @@ public:
     // Every source is done: makes samples of what is pending too, then cuts
     // the timeline at end_s, the end of the measured window: intervals that
     // start at or after it are dropped, the one that holds it ends there.
+    // That last one, when shorter than 0.25 s and not the only one, is
+    // folded into the second before it (msgs added, p99 of both seconds'
+    // echoes, dt up to end_s): a few ms of echoes would be drawn as a spike
+    // of p99 and a dip of throughput that did not happen. Lengths are whole
+    // milliseconds, as --json writes them, so that a rate computed from the
+    // JSON is the one drawn.
     std::vector<TimelineSample> finish(double end_s);
 
 private:
@@ -70,11 +76,19 @@ private:
     };
 
     void complete_front();
+    void fold_last(std::vector<TimelineSample>& out, double end_s) const;
+
+    // The workers hand intervals in for up to the drain's grace (1 s) and a
+    // tick after the window ends, so the two seconds finish() may fold are
+    // among the last few: their histograms are kept that long. Were they
+    // gone, the fold would take the higher p99 of the two.
+    static constexpr std::size_t held_count = 4;
 
     std::size_t sources_;
     std::uint64_t first_index_ = 0;  // the index of pending_.front()
     std::deque<Pending> pending_;
     std::vector<TimelineSample> samples_;
+    std::deque<Histogram> held_;  // latency of the last held_count samples_, oldest first
 };
 
 // Concurrent runs (--merge): msgs and connections added up per interval by

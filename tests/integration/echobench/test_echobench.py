@@ -174,9 +174,13 @@ class JsonReport(EchobenchTest):
         self.assertAlmostEqual(phases["window_start_s"] - phases["warmup_start_s"], 1.0, delta=0.002)
         self.assertAlmostEqual(phases["window_end_s"] - phases["window_start_s"], doc["duration_s"], delta=0.002)
         self.assertLess(phases["warmup_start_s"], 0.9)  # 3 connections take milliseconds
-        # Seconds 0, 1, ... on the run's clock, up to the window's end, the last cut there.
+        # Seconds 0, 1, ... on the run's clock, up to the window's end, the
+        # last cut there; a last fragment under 0.25 s is folded into the
+        # second before it.
         self.assertEqual([s["t"] for s in timeline], list(range(len(timeline))))
-        self.assertEqual(len(timeline), math.ceil(phases["window_end_s"]))
+        end = phases["window_end_s"]
+        fragment = end - math.floor(end)
+        self.assertEqual(len(timeline), max(1, math.floor(end)) if 0 < fragment < 0.25 else math.ceil(end))
         last = timeline[-1]
         self.assertAlmostEqual(last["t"] + last["dt"], phases["window_end_s"], delta=0.002)
         self.assertTrue(all(s["dt"] == 1 for s in timeline[:-1]), timeline)
@@ -729,6 +733,25 @@ class Report(unittest.TestCase):
             out.setdefault(title.text if title is not None else None, []).extend(points)
         return out
 
+    def y_axis(self, root):
+        """(top, bottom, value at top) of a linear y axis: the plot area's
+        pixel rows, from its clip path, and the label of its highest tick,
+        which sits at the top (the domain ends on a tick)."""
+        rect = root.find(f"{SVG_NS}g/{SVG_NS}clipPath/{SVG_NS}rect")
+        top = float(rect.get("y"))
+        bottom = top + float(rect.get("height"))
+        units = {"k": 1e3, "M": 1e6, "G": 1e9}
+        values = []
+        for g in root.iter(SVG_NS + "g"):
+            if g.get("class") != "tick":
+                continue
+            for t in g.iter(SVG_NS + "text"):
+                if t.get("text-anchor") == "end":  # the y axis' labels
+                    label = t.text
+                    scale = units.get(label[-1], 1)
+                    values.append(float(label[:-1] if scale != 1 else label) * scale)
+        return top, bottom, max(values)
+
     def test_report_of_a_run(self):
         with Echod(ECHOD, "-q") as server:
             r, doc = bench_json("-p", server.port, "-c", 3, "-d", 2, "--warmup", 1,
@@ -747,13 +770,16 @@ class Report(unittest.TestCase):
         lines = self.series(throughput)
         self.assertEqual(list(lines), [target])
         self.assertEqual(len(lines[target]), 2 * len(doc["timeline"]))
-        # A busier second is drawn higher (smaller y): the plot follows the data.
-        samples = doc["timeline"]
-        rates = [s["msgs"] / s["dt"] for s in samples]
-        ys = [lines[target][2 * i][1] for i in range(len(samples))]
-        hi, lo = rates.index(max(rates)), rates.index(min(rates))
-        if rates[hi] > rates[lo] * 1.01:
-            self.assertLess(ys[hi], ys[lo])
+        # Each step is drawn at the height of msgs / dt of the JSON: the page
+        # and --json come from the same numbers. Only the SVG's rounding of
+        # coordinates to 0.1 px stands between them.
+        top, bottom, y_hi = self.y_axis(throughput)
+        for i, s in enumerate(doc["timeline"]):
+            expected = bottom - s["msgs"] / s["dt"] / y_hi * (bottom - top)
+            for _, y in lines[target][2 * i:2 * i + 2]:
+                self.assertAlmostEqual(y, expected, delta=0.05 + 1e-9, msg=(i, s, y_hi))
+        # The run's last fragment (under 0.25 s) is folded into its last second.
+        self.assertGreaterEqual(doc["timeline"][-1]["dt"], 0.25)
         # The spectrum: one line, and the marks.
         (spectrum,) = svgs["spectrum"]
         self.assertEqual(list(self.series(spectrum)), [target])

@@ -99,6 +99,72 @@ TEST_CASE("finish cuts the timeline at the window's end") {
     }
 }
 
+TEST_CASE("finish folds a last fragment under a quarter of a second into the second before it") {
+    // A fragment of a few ms would be drawn as a rate and a p99 of its own
+    // at the right edge, from a handful of echoes: a spike readers take for
+    // an event.
+    SUBCASE("0.011 s: folded, msgs added, p99 of both seconds' echoes, dt extended") {
+        TimelineMerger merger(1);
+        merger.add(interval(0, 100, 2));
+        merger.add(interval(1, 100, 3, 1000));
+        merger.add(interval(2, 2, 1, 900000));  // two slow echoes in the fragment
+        std::vector<TimelineSample> samples = merger.finish(2.011);
+        REQUIRE(samples.size() == 2);
+        CHECK(samples[1].t_s == 1);
+        CHECK(samples[1].dt_s == doctest::Approx(1.011));
+        CHECK(samples[1].msgs == 102);
+        CHECK(samples[1].msgs_per_sec() == doctest::Approx(102 / 1.011));
+        CHECK(samples[1].connections == 1);  // open at its end, the fragment's
+        // 102 echoes, 2 slow: the 99th percentile (rank 101) is slow; neither
+        // second's own p99 is the merged one (1000 ns alone, 900000 ns alone).
+        REQUIRE(samples[1].p99_ns.has_value());
+        CHECK(*samples[1].p99_ns == doctest::Approx(900000).epsilon(0.005));
+        CHECK(samples[0].dt_s == 1);
+        CHECK(samples[0].msgs == 100);
+    }
+    SUBCASE("0.3 s: kept as a sample of its own") {
+        TimelineMerger merger(1);
+        merger.add(interval(0, 100, 2));
+        merger.add(interval(1, 30, 2));
+        std::vector<TimelineSample> samples = merger.finish(1.3);
+        REQUIRE(samples.size() == 2);
+        CHECK(samples[1].t_s == 1);
+        CHECK(samples[1].dt_s == doctest::Approx(0.3));
+        CHECK(samples[1].msgs == 30);
+        CHECK(samples[0].dt_s == 1);
+    }
+    SUBCASE("a run shorter than a quarter of a second keeps its only sample") {
+        TimelineMerger merger(1);
+        merger.add(interval(0, 10, 1));
+        std::vector<TimelineSample> samples = merger.finish(0.2);
+        REQUIRE(samples.size() == 1);
+        CHECK(samples[0].dt_s == doctest::Approx(0.2));
+    }
+    SUBCASE("seconds handed in after the window do not stop the fold") {
+        // The workers drain for up to a second after the window ends.
+        TimelineMerger merger(1);
+        for (std::uint64_t k = 0; k < 6; ++k) {
+            merger.add(interval(k, 10, 1, k == 3 ? 900000 : 1000));
+        }
+        std::vector<TimelineSample> samples = merger.finish(3.1);
+        REQUIRE(samples.size() == 3);
+        CHECK(samples[2].dt_s == doctest::Approx(1.1));
+        CHECK(samples[2].msgs == 20);
+        REQUIRE(samples[2].p99_ns.has_value());
+        CHECK(*samples[2].p99_ns == doctest::Approx(900000).epsilon(0.005));
+    }
+}
+
+TEST_CASE("finish gives every length in whole milliseconds, as --json writes them") {
+    // The page and the JSON must draw the same rate from the same numbers.
+    TimelineMerger merger(1);
+    merger.add(interval(0, 10, 1));
+    merger.add(interval(1, 10, 1));
+    std::vector<TimelineSample> samples = merger.finish(1.4567891);
+    REQUIRE(samples.size() == 2);
+    CHECK(samples[1].dt_s == 0.457);
+}
+
 TEST_CASE("an interval handed in twice does not count twice once complete") {
     TimelineMerger merger(1);
     merger.add(interval(0, 7, 1));
