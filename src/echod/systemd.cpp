@@ -28,7 +28,8 @@ std::vector<int> take_listen_fds(std::string& error) {
     auto count = common::parse_uint(fds_text, 0, 4096);
     std::vector<int> fds;
     if (std::holds_alternative<common::ParseError>(pid) || std::holds_alternative<common::ParseError>(count)) {
-        error = fmt::format("LISTEN_PID={} LISTEN_FDS={}: not numbers", common::printable(pid_text), common::printable(fds_text));
+        error = fmt::format("LISTEN_PID={} LISTEN_FDS={}: not numbers", common::printable(pid_text),
+                            common::printable(fds_text));
     } else if (std::get<std::uint64_t>(pid) == static_cast<std::uint64_t>(::getpid())) {
         for (std::uint64_t i = 0; i < std::get<std::uint64_t>(count); ++i) {
             fds.push_back(first_listen_fd + static_cast<int>(i));

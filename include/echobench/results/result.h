@@ -3,8 +3,8 @@
 // apart from any network.
 #pragma once
 
-#include "echobench/results/timeline.h"
 #include "echobench/results/histogram.h"
+#include "echobench/results/timeline.h"
 
 #include <cstdint>
 #include <optional>

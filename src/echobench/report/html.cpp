@@ -1,8 +1,8 @@
 #include "echobench/report/html.h"
 
-#include "echobench/results/timeline.h"
 #include "common/parse.h"
 #include "echobench/report/svg.h"
+#include "echobench/results/timeline.h"
 
 #include <fmt/format.h>
 

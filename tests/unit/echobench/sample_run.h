@@ -11,7 +11,8 @@ namespace echobench_test {
 
 // n messages with latencies spread over [first, first + 100 us), a timeline
 // of n / 4 + k messages in second k, up to the window's end.
-inline echobench::BenchResult sample_run(std::uint64_t first, std::uint64_t n, std::uint32_t connections, double duration) {
+inline echobench::BenchResult sample_run(std::uint64_t first, std::uint64_t n, std::uint32_t connections,
+                                         double duration) {
     echobench::BenchResult r;
     r.target = "127.0.0.1:7007";
     r.connections = connections;

@@ -221,4 +221,3 @@ TEST_CASE("usage errors name the option, in one line") {
         CHECK(e.find('\n') == std::string::npos);
     }
 }
-

@@ -46,8 +46,8 @@ TEST_CASE("a pool with no spares allocates every time") {
 }
 
 TEST_CASE("spares are bounded to about 8 MiB whatever the ring size") {
-    using echod::default_max_pooled;
     using common::MiB;
+    using echod::default_max_pooled;
     CHECK(default_max_pooled(64 * 1024) == 128);
     CHECK(default_max_pooled(16) == 8 * common::MiB / 16);
     CHECK(default_max_pooled(8 * common::MiB) == 1);

@@ -1,7 +1,7 @@
 #include "echobench/report/html.h"
 
-#include "doctest_include.h"
 #include "../sample_run.h"
+#include "doctest_include.h"
 
 #include <cstddef>
 #include <string>
@@ -130,7 +130,8 @@ TEST_CASE("runs of one load share a section, other loads get their own") {
     }
     SUBCASE("many runs: the title counts them") {
         const std::vector<ReportRun> runs = {{"a", a}, {"b", b}, {"c", c}, {"d", a}};
-        CHECK(echobench::format_html_report(runs).find("<title>echobench: 4 runs compared</title>") != std::string::npos);
+        CHECK(echobench::format_html_report(runs).find("<title>echobench: 4 runs compared</title>") !=
+              std::string::npos);
     }
 }
 

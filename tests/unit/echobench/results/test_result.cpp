@@ -59,8 +59,8 @@ TEST_CASE("report: JSON has the contract's fields") {
         r.rate = 1000;
         r.duration_s = 1.0;
         r.messages = 900;
-        CHECK(echobench::format_json(r).find(R"("rate": {"target": 1000.0, "achieved": 900.0, "shortfall_pct": 10.00})") !=
-              std::string::npos);
+        CHECK(echobench::format_json(r).find(
+                  R"("rate": {"target": 1000.0, "achieved": 900.0, "shortfall_pct": 10.00})") != std::string::npos);
     }
 }
 
