@@ -296,9 +296,9 @@ TEST_CASE("config file errors name the file, the line and the key") {
 }
 
 TEST_CASE("config file: text only, and a bad value quoted short") {
-    CHECK(config_error(std::string("port = 1\nbacklog = 5\0\n", 24)) ==
-          usage("echod.conf:2: a NUL byte: not a text file"));
-    CHECK(config_error(std::string("\0", 1)) == usage("echod.conf:1: a NUL byte: not a text file"));
+    using namespace std::string_literals;
+    CHECK(config_error("port = 1\nbacklog = 5\0\n"s) == usage("echod.conf:2: a NUL byte: not a text file"));
+    CHECK(config_error("\0"s) == usage("echod.conf:1: a NUL byte: not a text file"));
     // A million nines: the line quotes 60 of them, then "...".
     std::string error = config_error("backlog = " + std::string(1000000, '9') + "\n");
     CHECK(error == usage("echod.conf:1: backlog: " + std::string(60, '9') + "... is out of range 1..65535"));
