@@ -17,12 +17,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
 namespace echobench {
-
-struct JsonValue;
 
 class Histogram {
 public:
@@ -66,7 +65,7 @@ public:
     // Replaces the contents with what to_json wrote. Returns "" or why the
     // value is not such an object (another layout, counts that do not add
     // up, min or max outside their buckets...); out is unchanged then.
-    static std::string from_json(const JsonValue& value, Histogram& out);
+    static std::string from_json(const nlohmann::json& value, Histogram& out);
 
     // The bucket layout, public for the tests.
     static std::size_t index_of(std::uint64_t value);

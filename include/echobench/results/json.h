@@ -1,37 +1,27 @@
-// A small, strict JSON reader: enough to read back what echobench writes
-// (--histogram-out documents) and nothing more. RFC 8259 grammar, one value
-// per text; anything else (trailing commas, comments, NaN, duplicate keys,
-// lone surrogates, control characters in strings, nesting deeper than 64)
-// is an error naming the byte offset. Numbers keep their text, so that
-// integers read back exactly.
+// Reading back what echobench writes (--histogram-out documents), with
+// nlohmann-json. Strict: RFC 8259 as nlohmann reads it (no comments, no
+// trailing commas, no NaN, no lone surrogates or control characters in
+// strings), plus two rules nlohmann leaves out: a duplicate key (nlohmann
+// would keep the last silently) and nesting deeper than 64 are errors. Every
+// error names the byte offset where it was found.
 #pragma once
+
+#include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace echobench {
 
-struct JsonValue {
-    enum class Type { null, boolean, number, string, array, object };
-    Type type = Type::null;
-    bool boolean = false;
-    std::string text;               // a string's value, or a number as written
-    std::vector<JsonValue> items;   // array
-    std::vector<std::string> keys;  // object: member names, in order
-    std::vector<JsonValue> values;  // object: their values
+// Parses text into out. Returns "" or the reason, e.g. "at byte 8: syntax
+// error while parsing object key - unexpected '}'; expected string literal".
+std::string parse_json(std::string_view text, nlohmann::json& out);
 
-    // An object's member, or nullptr (also when this is not an object).
-    const JsonValue* find(std::string_view key) const;
-    // A number without sign, fraction or exponent that fits, or nothing.
-    std::optional<std::uint64_t> as_uint() const;
-    // Any number, as the nearest double; nothing for other types.
-    std::optional<double> as_double() const;
-};
-
-// Parses text into out. Returns "" or the reason, e.g. "at byte 17: expected ','".
-std::string parse_json(std::string_view text, JsonValue& out);
+// A number without sign, fraction or exponent that fits, or nothing.
+std::optional<std::uint64_t> json_uint(const nlohmann::json& value);
+// Any number, as the nearest double; nothing for other types.
+std::optional<double> json_double(const nlohmann::json& value);
 
 }  // namespace echobench

@@ -3,6 +3,7 @@
 #include "echobench/results/json.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <bit>
@@ -131,24 +132,23 @@ std::string Histogram::to_json() const {
     return out + "]}";
 }
 
-std::string Histogram::from_json(const JsonValue& value, Histogram& out) {
-    if (value.type != JsonValue::Type::object) {
+std::string Histogram::from_json(const nlohmann::json& value, Histogram& out) {
+    if (!value.is_object()) {
         return "the histogram is not an object";
     }
     auto uint_field = [&value](const char* name, std::uint64_t& field) -> std::string {
-        const JsonValue* v = value.find(name);
-        if (v == nullptr) {
+        auto v = value.find(name);
+        if (v == value.end()) {
             return fmt::format("histogram: no \"{}\"", name);
         }
-        auto n = v->as_uint();
+        auto n = json_uint(*v);
         if (!n) {
             return fmt::format("histogram: \"{}\" is not a whole number", name);
         }
         field = *n;
         return {};
     };
-    const JsonValue* unit = value.find("unit");
-    if (unit == nullptr || unit->type != JsonValue::Type::string || unit->text != "ns") {
+    if (auto unit = value.find("unit"); unit == value.end() || *unit != "ns") {
         return R"(histogram: "unit" is not "ns")";
     }
     std::uint64_t bits = 0;
@@ -171,20 +171,20 @@ std::string Histogram::from_json(const JsonValue& value, Histogram& out) {
             "this echobench's ({}, {}, {})",
             bits, top, slots, sub_bucket_bits, max_value, bucket_count);
     }
-    const JsonValue* sum_value = value.find("sum");
+    auto sum_value = value.find("sum");
     long double sum = 0;
-    if (sum_value == nullptr) {
+    if (sum_value == value.end()) {
         return R"(histogram: no "sum")";
     }
-    if (auto n = sum_value->as_uint()) {
+    if (auto n = json_uint(*sum_value)) {
         sum = static_cast<long double>(*n);
-    } else if (auto d = sum_value->as_double(); d && *d >= 0) {
+    } else if (auto d = json_double(*sum_value); d && *d >= 0) {
         sum = *d;
     } else {
         return R"(histogram: "sum" is not a number of nanoseconds)";
     }
-    const JsonValue* list = value.find("buckets");
-    if (list == nullptr || list->type != JsonValue::Type::array) {
+    auto list = value.find("buckets");
+    if (list == value.end() || !list->is_array()) {
         return R"(histogram: "buckets" is not an array)";
     }
 
@@ -192,12 +192,12 @@ std::string Histogram::from_json(const JsonValue& value, Histogram& out) {
     std::uint64_t total = 0;
     std::size_t first = bucket_count;
     std::size_t last = 0;
-    for (const JsonValue& item : list->items) {
+    for (const nlohmann::json& item : *list) {
         std::optional<std::uint64_t> index;
         std::optional<std::uint64_t> n;
-        if (item.type == JsonValue::Type::array && item.items.size() == 2) {
-            index = item.items[0].as_uint();
-            n = item.items[1].as_uint();
+        if (item.is_array() && item.size() == 2) {
+            index = json_uint(item[0]);
+            n = json_uint(item[1]);
         }
         if (!index || !n || *n == 0) {
             return "histogram: a bucket is not [index, count] with a count above 0";

@@ -4,6 +4,7 @@
 #include "echobench/results/json.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -13,13 +14,21 @@
 namespace echobench {
 namespace {
 
+using nlohmann::json;
+
+// An object's member, or nullptr (also when value is not an object).
+const json* find(const json& value, const char* name) {
+    auto it = value.find(name);
+    return it == value.end() ? nullptr : &*it;
+}
+
 // Typed access to a document's fields, each failure one reason naming the field.
 class Fields {
 public:
-    explicit Fields(const JsonValue& object) : object_(object) {}
+    explicit Fields(const json& object) : object_(object) {}
 
-    const JsonValue* get(const char* name) {
-        const JsonValue* v = object_.find(name);
+    const json* get(const char* name) {
+        const json* v = find(object_, name);
         if (v == nullptr) {
             fail(fmt::format("no \"{}\"", name));
         }
@@ -28,11 +37,11 @@ public:
 
     template <typename T>
     void uint(const char* name, T& field) {
-        const JsonValue* v = get(name);
+        const json* v = get(name);
         if (v == nullptr) {
             return;
         }
-        auto n = v->as_uint();
+        auto n = json_uint(*v);
         if (!n || *n > std::numeric_limits<T>::max()) {
             fail(fmt::format("\"{}\" is not a whole number in range", name));
             return;
@@ -41,11 +50,11 @@ public:
     }
 
     void number(const char* name, double& field) {
-        const JsonValue* v = get(name);
+        const json* v = get(name);
         if (v == nullptr) {
             return;
         }
-        auto d = v->as_double();
+        auto d = json_double(*v);
         if (!d || *d < 0) {
             fail(fmt::format("\"{}\" is not a number of 0 or more", name));
             return;
@@ -54,15 +63,15 @@ public:
     }
 
     void boolean(const char* name, bool& field) {
-        const JsonValue* v = get(name);
+        const json* v = get(name);
         if (v == nullptr) {
             return;
         }
-        if (v->type != JsonValue::Type::boolean) {
+        if (!v->is_boolean()) {
             fail(fmt::format("\"{}\" is not true or false", name));
             return;
         }
-        field = v->boolean;
+        field = v->get<bool>();
     }
 
     void fail(std::string reason) {
@@ -74,18 +83,18 @@ public:
     std::string error;
 
 private:
-    const JsonValue& object_;
+    const json& object_;
 };
 
 // "timeline": an array of samples as format_json writes them, in order from
 // t = 0; "" or the reason.
-std::string parse_timeline(const JsonValue& array, std::vector<TimelineSample>& out) {
-    if (array.type != JsonValue::Type::array) {
+std::string parse_timeline(const json& array, std::vector<TimelineSample>& out) {
+    if (!array.is_array()) {
         return "\"timeline\" is not an array";
     }
-    for (std::size_t i = 0; i < array.items.size(); ++i) {
-        const JsonValue& item = array.items[i];
-        if (item.type != JsonValue::Type::object) {
+    for (std::size_t i = 0; i < array.size(); ++i) {
+        const json& item = array[i];
+        if (!item.is_object()) {
             return fmt::format("timeline[{}] is not an object", i);
         }
         TimelineSample sample;
@@ -94,8 +103,8 @@ std::string parse_timeline(const JsonValue& array, std::vector<TimelineSample>& 
         f.number("dt", sample.dt_s);
         f.uint("msgs", sample.msgs);
         f.uint("connections", sample.connections);
-        if (const JsonValue* p99 = f.get("p99_us"); p99 != nullptr && p99->type != JsonValue::Type::null) {
-            auto us = p99->as_double();
+        if (const json* p99 = f.get("p99_us"); p99 != nullptr && !p99->is_null()) {
+            auto us = json_double(*p99);
             if (!us || *us < 0) {
                 f.fail("\"p99_us\" is neither null nor a number of 0 or more");
             } else {
@@ -107,7 +116,7 @@ std::string parse_timeline(const JsonValue& array, std::vector<TimelineSample>& 
         }
         // The last may be longer than a second: a fragment of under 0.25 s
         // after it is folded in (TimelineMerger::finish).
-        const double longest = i + 1 == array.items.size() ? 1.25 : 1.0;
+        const double longest = i + 1 == array.size() ? 1.25 : 1.0;
         if (sample.t_s != static_cast<double>(i) || !(sample.dt_s <= longest)) {
             return fmt::format("timeline[{}]: not the sample of second {}", i, i);
         }
@@ -126,14 +135,14 @@ std::string format_histogram_document(const BenchResult& result) {
 }
 
 std::string parse_histogram_document(std::string_view text, BenchResult& result) {
-    JsonValue doc;
+    json doc;
     if (std::string error = parse_json(text, doc); !error.empty()) {
         return "not JSON: " + error;
     }
-    if (doc.type != JsonValue::Type::object) {
+    if (!doc.is_object()) {
         return "not a JSON object";
     }
-    const JsonValue* histogram = doc.find("histogram");
+    const json* histogram = find(doc, "histogram");
     if (histogram == nullptr) {
         return "no \"histogram\" (was it written by echobench --histogram-out?)";
     }
@@ -152,8 +161,8 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
     f.number("warmup_s", r.warmup_s);
     f.boolean("interrupted", r.interrupted);
     f.uint("runs", r.runs);
-    if (const JsonValue* errors = f.get("errors"); errors != nullptr) {
-        if (errors->type != JsonValue::Type::object) {
+    if (const json* errors = f.get("errors"); errors != nullptr) {
+        if (!errors->is_object()) {
             f.fail("\"errors\" is not an object");
         } else {
             Fields e(*errors);
@@ -166,14 +175,15 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
             }
         }
     }
-    if (const JsonValue* target = f.get("target"); target != nullptr) {
-        if (target->type != JsonValue::Type::string) {
+    if (const json* target = f.get("target"); target != nullptr) {
+        if (!target->is_string()) {
             f.fail("\"target\" is not a string");
+        } else {
+            r.target = target->get<std::string>();
         }
-        r.target = target->text;
     }
-    if (const JsonValue* open_loop = f.get("rate"); open_loop != nullptr && open_loop->type != JsonValue::Type::null) {
-        if (open_loop->type != JsonValue::Type::object) {
+    if (const json* open_loop = f.get("rate"); open_loop != nullptr && !open_loop->is_null()) {
+        if (!open_loop->is_object()) {
             f.fail("\"rate\" is neither null nor an object");
         } else {
             Fields o(*open_loop);
@@ -185,18 +195,19 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
     }
     // Written since echobench 0.1.0 gained --report; older files have none.
     auto optional_string = [&f, &doc](const char* name, std::string& field) {
-        if (const JsonValue* v = doc.find(name); v != nullptr) {
-            if (v->type != JsonValue::Type::string) {
+        if (const json* v = find(doc, name); v != nullptr) {
+            if (!v->is_string()) {
                 f.fail(fmt::format("\"{}\" is not a string", name));
+            } else {
+                field = v->get<std::string>();
             }
-            field = v->text;
         }
     };
     optional_string("version", r.version);
     optional_string("started_at", r.started_at);
-    if (const JsonValue* phases = doc.find("phases"); phases != nullptr) {
+    if (const json* phases = find(doc, "phases"); phases != nullptr) {
         Fields p(*phases);
-        if (phases->type != JsonValue::Type::object) {
+        if (!phases->is_object()) {
             f.fail("\"phases\" is not an object");
         } else {
             p.number("warmup_start_s", r.warmup_start_s);
@@ -207,7 +218,7 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
             }
         }
     }
-    if (const JsonValue* timeline = doc.find("timeline"); timeline != nullptr && f.error.empty()) {
+    if (const json* timeline = find(doc, "timeline"); timeline != nullptr && f.error.empty()) {
         f.fail(parse_timeline(*timeline, r.timeline));
     }
     if (!f.error.empty()) {

@@ -4,6 +4,8 @@
 
 #include "doctest_include.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -199,7 +201,7 @@ TEST_CASE("merge equals recording everything in one") {
 namespace {
 
 Histogram round_trip(const Histogram& h) {
-    echobench::JsonValue value;
+    nlohmann::json value;
     REQUIRE(echobench::parse_json(h.to_json(), value).empty());
     Histogram back;
     back.record(1);  // from_json replaces, it does not add
@@ -232,7 +234,7 @@ void check_identical(const Histogram& a, const Histogram& b) {
 }
 
 std::string from_json_error(const std::string& text) {
-    echobench::JsonValue value;
+    nlohmann::json value;
     std::string error = echobench::parse_json(text, value);
     if (!error.empty()) {
         return error;
@@ -357,7 +359,7 @@ TEST_CASE("malformed or foreign histograms are refused") {
         CHECK(error.find(c.error) != std::string::npos);
     }
     // Nothing half-read: a refused value leaves the histogram as it was.
-    echobench::JsonValue value;
+    nlohmann::json value;
     REQUIRE(echobench::parse_json(with(R"("count": 3)", R"("count": 4)"), value).empty());
     Histogram h;
     h.record(42);
