@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         error = "not in a fuzzer";
         return std::nullopt;
     };
-    echobench::CommandLine result = echod::parse_command_line(argv, no_files);
-    using Action = echobench::CommandLine::Action;
+    echod::CommandLine result = echod::parse_command_line(argv, no_files);
+    using Action = echod::CommandLine::Action;
     if (result.action == Action::usage_error) {
         check(result.error.starts_with("echod: "));
         check(result.error.ends_with(" (see 'echod --help')"));
@@ -52,11 +52,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(result.error.empty());
         const echod::Config& c = result.config;
         check(c.backlog >= 1 && c.backlog <= 65535);
-        check(c.buffer_size >= echobench::min_buffer_size && c.buffer_size <= echobench::max_buffer_size);
+        check(c.buffer_size >= echod::min_buffer_size && c.buffer_size <= echod::max_buffer_size);
         check(!c.listen.empty() && !c.listen.front().empty());
     }
     // The same words again give the same answer: no state left behind.
-    echobench::CommandLine again = echod::parse_command_line(argv, no_files);
+    echod::CommandLine again = echod::parse_command_line(argv, no_files);
     check(again.action == result.action && again.error == result.error);
 
     argv[0] = "echobench";

@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     std::size_t capacity = 1 + data[0] % 64;
-    echobench::RingBuffer ring(capacity);
+    echod::RingBuffer ring(capacity);
     std::deque<char> model;
     char next = 0;
 
