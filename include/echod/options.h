@@ -57,7 +57,7 @@ struct CommandLine {
 };
 
 // A config file is text of at most this size (the example is 2 KiB).
-inline constexpr std::size_t max_config_size = 1024 * 1024;
+inline constexpr std::size_t max_config_size = common::MiB;
 
 // Reads a whole file, or says why not (for --config).
 using ReadFile = std::function<std::optional<std::string>(const std::string& path, std::string& error)>;
