@@ -466,6 +466,18 @@ def random_bytes(n, seed):
     return random.Random(seed).randbytes(n)
 
 
+def metrics(path):
+    """{series: value} of the samples in a Prometheus text file (--metrics-file)."""
+    samples = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            name, value = line.split()
+            samples[name] = float(value)
+    return samples
+
+
 # ---------------------------------------------------------------- processes
 
 

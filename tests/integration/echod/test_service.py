@@ -12,7 +12,7 @@ import tempfile
 import time
 
 import harness
-from harness import EchodTestCase, recv_exactly, wait_until
+from harness import EchodTestCase, metrics, recv_exactly, wait_until
 
 READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
 
@@ -35,18 +35,6 @@ def echo_once(host, port, data=b"hello"):
         s.connect((host, port))
         s.sendall(data)
         return recv_exactly(s, len(data), time.monotonic() + 10)
-
-
-def metrics(path):
-    """{name: value} of the samples in a Prometheus text file."""
-    samples = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            name, value = line.split()
-            samples[name] = float(value)
-    return samples
 
 
 class SeveralListeners(EchodTestCase):

@@ -11,25 +11,13 @@ import tempfile
 import time
 
 import harness
-from harness import EchodTestCase, fd_count, recv_exactly, wait_until
+from harness import EchodTestCase, fd_count, metrics, recv_exactly, wait_until
 
 
 def children(pid):
     """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN)."""
     with open(f"/proc/{pid}/task/{pid}/children") as f:
         return sorted(int(p) for p in f.read().split())
-
-
-def metrics(path):
-    """{series: value} of the samples in a Prometheus text file."""
-    samples = {}
-    with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            name, value = line.split()
-            samples[name] = float(value)
-    return samples
 
 
 def echo(sock, data=b"ping"):
