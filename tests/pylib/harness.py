@@ -23,6 +23,9 @@ import unittest
 
 READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
 
+# The end of every usage error line (exit 2).
+HINT = "(see 'echod --help')"
+
 # Sanitizer reports in echod's stderr (ASan, LSan, UBSan).
 SANITIZER = re.compile(r"Sanitizer|runtime error:")
 
@@ -349,6 +352,42 @@ def recv_until_closed(sock, deadline):
         dropped += len(chunk)
 
 
+def recv_to_the_end(sock, deadline, limit=1 << 30):
+    """Everything until the peer closes, kept (unlike recv_until_closed):
+    ("eof" or "reset", the bytes received before). TimeoutError at the
+    deadline."""
+    chunks = []
+    got = 0
+    while True:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        try:
+            chunk = sock.recv(1 << 20)
+        except ConnectionResetError:
+            return "reset", b"".join(chunks)
+        if not chunk:
+            return "eof", b"".join(chunks)
+        chunks.append(chunk)
+        got += len(chunk)
+        if got > limit:
+            raise AssertionError(f"more than {limit} bytes before the end")
+
+
+# struct tcp_info (linux/tcp.h): tcpi_data_segs_in, a __u32 at byte 152
+# (after 8 __u8 fields, 24 __u32 and 4 __u64; offsetof checked against
+# /usr/include/linux/tcp.h).
+TCP_INFO_DATA_SEGS_IN = 152
+
+
+def data_segments_in(sock):
+    """Segments carrying data this TCP socket has received so far
+    (TCP_INFO's tcpi_data_segs_in, Linux 4.6+): how many writes of the peer
+    arrived apart, whatever the reads made of them."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    if len(info) < TCP_INFO_DATA_SEGS_IN + 4:
+        raise RuntimeError(f"TCP_INFO of {len(info)} bytes has no tcpi_data_segs_in")
+    return struct.unpack_from("I", info, TCP_INFO_DATA_SEGS_IN)[0]
+
+
 def close_with_reset(sock):
     """close() that sends RST instead of FIN (SO_LINGER on, 0 s)."""
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -505,6 +544,15 @@ def run_echobench(binary, *args, timeout=30.0, **run_kwargs):
     return r
 
 
+def echobench_beside(binary):
+    """The echobench built beside echod (binary): the echod tests get only
+    echod's path, and meson builds both into the same directory."""
+    path = os.path.join(os.path.dirname(os.path.abspath(binary)), "echobench")
+    if not os.access(path, os.X_OK):
+        raise AssertionError(f"no echobench beside {binary} (build it: ninja echobench)")
+    return path
+
+
 def skip_under_wrapper(test, what):
     """For a check the wrapper distorts (CPU time, RSS): under a wrapper,
     prints that the check is skipped and returns True; else False."""
@@ -563,6 +611,27 @@ class EchodTestCase(unittest.TestCase):
 
     def assert_no_sanitizer_report(self, d):
         self.assertEqual(d.sanitizer_reports(), [], d.stderr_text())
+
+    def assert_one_line_error(self, args, status, *expected):
+        """echod --port 0 ARGS must fail at once, without starting: exit
+        status, exactly one line on stderr containing each of expected (and
+        not too long), nothing on stdout. Returns the line."""
+        started = time.monotonic()
+        try:
+            r = run_echod(self.binary, "--port", "0", *args, timeout=5)
+        except subprocess.TimeoutExpired:
+            self.fail(f"echod {args} started instead of failing")
+        self.assertLess(time.monotonic() - started, 5 * WRAPPER_SLOWDOWN)
+        self.assertEqual(r.returncode, status, f"{args}: stderr {r.stderr!r}")
+        self.assertEqual(r.stdout, "", f"{args}: wrote to stdout")
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 1, f"{args}: stderr {r.stderr[:300]!r}")
+        self.assertTrue(r.stderr.endswith("\n"), f"{args}: stderr {r.stderr[:300]!r}")
+        for part in expected:
+            self.assertIn(part, lines[0])
+        self.assertLess(len(lines[0]), 300, lines[0][:300])
+        self.assertNotIn("listening", lines[0])
+        return lines[0]
 
     def assert_echo(self, sock, data, timeout=30.0, max_fragment=1 << 16, seed=0):
         received = echo_roundtrip(sock, data, timeout, max_fragment=max_fragment, seed=seed)

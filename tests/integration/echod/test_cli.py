@@ -12,9 +12,7 @@ import tempfile
 import time
 
 import harness
-from harness import EchodTestCase, recv_exactly, run_echod
-
-HINT = "(see 'echod --help')"
+from harness import HINT, EchodTestCase, recv_exactly, run_echod
 
 
 class HelpAndVersion(EchodTestCase):
@@ -113,22 +111,6 @@ class BadFiles(EchodTestCase):
     """--config and --metrics-file name a file that cannot be used: one line
     naming it, at once, and a bounded RSS (no reading /dev/zero to the end)."""
 
-    def one_line(self, args, status, *expected):
-        started = time.monotonic()
-        try:
-            r = run_echod(self.binary, "--port", "0", *args, timeout=5)
-        except subprocess.TimeoutExpired:
-            self.fail(f"echod {args} started instead of failing")
-        self.assertLess(time.monotonic() - started, 5)
-        self.assertEqual(r.returncode, status, f"{args}: stderr {r.stderr!r}")
-        self.assertEqual(r.stdout, "")
-        lines = r.stderr.splitlines()
-        self.assertEqual(len(lines), 1, f"{args}: stderr {r.stderr[:300]!r}")
-        for part in expected:
-            self.assertIn(part, lines[0])
-        self.assertLess(len(lines[0]), 300, lines[0][:300])
-        return lines[0]
-
     def test_config_that_is_not_a_text_file(self):
         with tempfile.TemporaryDirectory() as tmp:
             nul = os.path.join(tmp, "nul.conf")
@@ -143,24 +125,28 @@ class BadFiles(EchodTestCase):
                                  (fifo, "is not a regular file"), (big, "is larger than 1MiB"),
                                  (nul, f"{nul}:2: a NUL byte")):
                 with self.subTest(path=path):
-                    self.one_line(["--config", path], 2, "--config" if path != nul else nul, reason)
+                    self.assert_one_line_error(["--config", path], 2, "--config" if path != nul else nul,
+                                               reason)
 
     def test_a_huge_bad_value_is_quoted_short(self):
         with tempfile.TemporaryDirectory() as tmp:
             conf = os.path.join(tmp, "echod.conf")
             with open(conf, "w") as f:
                 f.write("backlog = " + "9" * 1000000 + "\n")
-            line = self.one_line(["--config", conf], 2, f"{conf}:1: backlog: ", "9" * 60 + "...")
+            line = self.assert_one_line_error(["--config", conf], 2, f"{conf}:1: backlog: ",
+                                              "9" * 60 + "...")
             self.assertNotIn("9" * 61, line)
-        line = self.one_line(["--backlog", "9" * 100000], 2, "--backlog", "9" * 60 + "...")
+        line = self.assert_one_line_error(["--backlog", "9" * 100000], 2, "--backlog", "9" * 60 + "...")
         self.assertNotIn("9" * 61, line)
 
     def test_metrics_file_that_cannot_be_written(self):
         with tempfile.TemporaryDirectory() as tmp:
             missing = os.path.join(tmp, "no", "such", "m.prom")
-            self.one_line(["--metrics-file", missing], 1, "--metrics-file", missing, "No such file or directory")
-            self.one_line(["--metrics-file", tmp], 1, "--metrics-file", tmp, "is a directory")
-            self.one_line(["--metrics-file", tmp, "--workers", "2"], 1, "--metrics-file", "is a directory")
+            self.assert_one_line_error(["--metrics-file", missing], 1, "--metrics-file", missing,
+                                       "No such file or directory")
+            self.assert_one_line_error(["--metrics-file", tmp], 1, "--metrics-file", tmp, "is a directory")
+            self.assert_one_line_error(["--metrics-file", tmp, "--workers", "2"], 1, "--metrics-file",
+                                       "is a directory")
             self.assertEqual(os.listdir(tmp), [])  # no PATH.tmp left beside it
 
 

@@ -12,10 +12,8 @@ import subprocess
 import time
 
 import harness
-from harness import (EchodTestCase, fd_count, fill_until_blocked, random_bytes, recv_exactly,
+from harness import (HINT, EchodTestCase, fd_count, fill_until_blocked, random_bytes, recv_exactly,
                      recv_until_closed, recv_until_eof, run_echod, send_queue, wait_until)
-
-HINT = "(see 'echod --help')"
 
 # Added to every upper bound on a time: the tests also run under ASan, two
 # at a time on two cores.
