@@ -35,6 +35,13 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
 // A non-negative decimal number of seconds ("10", "0.5"), in [min, max].
 Parsed<double> parse_seconds(std::string_view text, double min, double max);
 
+// A probability or share ("0.1", "1"), in [min, max] within [0, 1].
+Parsed<double> parse_fraction(std::string_view text, double min = 0, double max = 1);
+
+// The grammar of both: digits with at most one '.', no sign or exponent;
+// `what` completes "'x' is not ..." in the reason.
+Parsed<double> parse_decimal(std::string_view text, double min, double max, std::string_view what);
+
 // How much of a value an error line quotes: a million nines must not become
 // a million nines on stderr. Paths are quoted up to PATH_MAX.
 inline constexpr std::size_t max_quoted_value = 60;

@@ -12,9 +12,19 @@
 //
 // In `open`, reading stops while the ring is full (backpressure) and resumes
 // as writes drain it. The object is freed only in its close callback.
+//
+// A connection that drew faults (--fault) also has a FaultyPeer: its writes
+// go through write_shaped (connection_faults.cpp), which asks the shaper
+// how much may go now and waits on the loop's fault clock for the rest.
+// After its close=/reset=/stall= count it ends with a FIN (flushing with
+// the ring dropped), an RST (closing), or in `stalled`: neither reading
+// nor writing until the peer closes. An honest connection pays one pointer
+// test on the way.
 #pragma once
 
 #include "echod/connection_list.h"
+#include "echod/fault_clock.h"
+#include "echod/faults.h"
 #include "echod/ring_buffer.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
@@ -47,6 +57,14 @@ struct ConnectionContext {
     ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
     std::function<void()> on_closed;  // after a connection left the list (the drain may be done)
+    FaultContext* faults = nullptr;   // --fault: who misbehaves, and their clock; nullptr: nobody
+};
+
+// What a misbehaving connection carries besides its socket.
+struct FaultyPeer {
+    FaultyPeer(const FaultConfig& config, std::uint64_t seed, std::uint64_t now_us) : shaper(config, seed, now_us) {}
+    FaultShaper shaper;       // how much may be written, and when
+    FaultClock::Timer timer;  // the next write, slice pause, or stalled peer's check
 };
 
 class Connection : public ConnectionList::Node {
@@ -80,7 +98,7 @@ public:
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
 private:
-    enum class State { open, flushing, shutting_down, discarding, closing };
+    enum class State { open, flushing, shutting_down, discarding, stalled, closing };
 
     explicit Connection(ConnectionContext& context);
     ~Connection() = default;
@@ -100,6 +118,15 @@ private:
     void pause_reading();             // the ring is full
     void resume_reading();            // writes made room
     void write_ring();                // echo what the ring holds: try_write, then uv_write
+    bool write_front(std::size_t n);  // the first n bytes of the ring; false if it closed
+    void after_output();              // room in the ring, flushed, ring idle: what follows a write
+
+    // --fault (connection_faults.cpp).
+    void draw_faults();         // at accept: does this one misbehave?
+    void write_shaped();        // write_ring, as much and as soon as the faults allow
+    void end_by_fault();        // close=, reset= or stall= reached
+    void check_stalled_peer();  // stalled: has the peer gone?
+    static void on_fault_timer(void* self);
     void finish_if_flushed();         // flushing and nothing left: half-close
     void return_ring_if_idle();       // empty and no write in flight: back to the pool
     std::size_t kernel_send_queue();  // bytes written but not yet sent (Linux; 0 elsewhere)
@@ -112,11 +139,12 @@ private:
     }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
-    uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
-    uv_write_t write_req_{};            // the one write in flight, if any
-    uv_shutdown_t shutdown_req_{};      // the half-close, once
-    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
-    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
+    uv_tcp_t tcp_{};                      // the socket; libuv keeps its address
+    uv_write_t write_req_{};              // the one write in flight, if any
+    uv_shutdown_t shutdown_req_{};        // the half-close, once
+    ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
+    std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
+    std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
     State state_ = State::open;
     bool reading_ = false;               // uv_read_start is active
     bool paused_ = false;                // not reading because the ring is full

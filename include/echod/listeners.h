@@ -6,8 +6,10 @@
 // libuv always sets SO_REUSEADDR, and --no-reuseaddr must be able to not.
 #pragma once
 
+#include "echod/fault_clock.h"
 #include "echod/options.h"
 #include "echod/stats.h"
+#include "echod/udp_faults.h"
 
 #include <sys/socket.h>
 #include <uv.h>
@@ -32,8 +34,9 @@ ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, 
 class Listeners {
 public:
     // datagrams: where a UDP datagram is read and sent back from, within
-    // one callback (it may be shared with other such uses).
-    Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams);
+    // one callback (it may be shared with other such uses). faults: the
+    // loop's --fault, for the UDP sockets (nullptr: none).
+    Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams, FaultContext* faults);
     Listeners(const Listeners&) = delete;
     Listeners& operator=(const Listeners&) = delete;
 
@@ -51,6 +54,13 @@ public:
 private:
     static void on_udp_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
     static void on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags);
+
+    // A UDP echo socket, and its faults if any.
+    struct UdpSocket {
+        uv_udp_t handle{};
+        Listeners* owner = nullptr;
+        std::unique_ptr<UdpFaults> faults;  // nullptr: echo every datagram at once
+    };
 
     // A TCP socket bound (or inherited) but not yet listening.
     struct Opened {
@@ -70,12 +80,13 @@ private:
 
     uv_loop_t* loop_;
     const Config& config_;
-    Stats& stats_;                                // UDP counts datagrams here
-    uv_buf_t datagrams_;                          // one datagram at a time
-    uv_connection_cb on_connection_ = nullptr;    // given to uv_listen
-    void* connection_data_ = nullptr;             // each listener's data
-    std::vector<std::unique_ptr<uv_tcp_t>> tcp_;  // one per address; libuv keeps their addresses
-    std::vector<std::unique_ptr<uv_udp_t>> udp_;  // one per address with --udp
+    Stats& stats_;                                 // UDP counts datagrams here
+    uv_buf_t datagrams_;                           // one datagram at a time
+    FaultContext* faults_;                         // --fault, or nullptr
+    uv_connection_cb on_connection_ = nullptr;     // given to uv_listen
+    void* connection_data_ = nullptr;              // each listener's data
+    std::vector<std::unique_ptr<uv_tcp_t>> tcp_;   // one per address; libuv keeps their addresses
+    std::vector<std::unique_ptr<UdpSocket>> udp_;  // one per address with --udp
 };
 
 }  // namespace echod

@@ -7,6 +7,7 @@
 #include "common/rate_limit.h"
 #include "echod/connection.h"
 #include "echod/connection_list.h"
+#include "echod/fault_clock.h"
 #include "echod/listeners.h"
 #include "echod/metrics.h"
 #include "echod/options.h"
@@ -17,6 +18,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 namespace echod {
 
@@ -67,6 +69,7 @@ private:
     // Input read and dropped during a drain, and UDP datagrams on their way
     // back: both are used up within one callback, so they can share.
     std::array<char, 64 * common::KiB> scratch_{};
+    std::unique_ptr<FaultContext> faults_;  // --fault; nullptr without
     // The rings, the counters (gauges are filled in by snapshot()) and the
     // live connections (most recently active first with --idle-timeout):
     // what connections see of the server.

@@ -3,6 +3,9 @@
 // (--metrics-file). Pure: formatting only.
 #pragma once
 
+#include "echod/faults.h"
+
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -23,7 +26,11 @@ struct Stats {
     std::uint64_t backpressure_pauses = 0;  // times a full ring stopped reading
     std::uint64_t udp_in = 0;               // datagrams received (--udp)
     std::uint64_t udp_out = 0;              // datagrams sent back
-    std::uint64_t udp_dropped = 0;          // not sent back: socket full, or truncated
+    std::uint64_t udp_dropped = 0;          // not sent back: socket full, truncated, or over delay's queue
+    std::uint64_t fault_connections = 0;    // --fault: connections chosen to misbehave
+    // --fault, by Fault: writes cut by slice, waits imposed by delay and
+    // rate, connections ended by close, reset and stall, datagrams dropped.
+    std::array<std::uint64_t, fault_kinds> faults{};
     // gauges, now
     std::uint64_t connections = 0;  // open connections
     std::uint64_t paused = 0;       // connections not reading because their ring is full

@@ -72,6 +72,14 @@ Parsed<std::uint64_t> parse_size(std::string_view text, std::uint64_t min, std::
 }
 
 Parsed<double> parse_seconds(std::string_view text, double min, double max) {
+    return parse_decimal(text, min, max, "a number of seconds");
+}
+
+Parsed<double> parse_fraction(std::string_view text, double min, double max) {
+    return parse_decimal(text, min, max, "a number from 0 to 1");
+}
+
+Parsed<double> parse_decimal(std::string_view text, double min, double max, std::string_view what) {
     // Digits with at most one '.', and at least one digit: no sign, exponent,
     // "inf" or "nan", which from_chars would otherwise accept.
     bool seen_dot = false;
@@ -92,7 +100,7 @@ Parsed<double> parse_seconds(std::string_view text, double min, double max) {
         seen_digit = ec == std::errc{} && end == text.data() + text.size();
     }
     if (!seen_digit) {
-        return ParseError{fmt::format("'{}' is not a number of seconds", printable(text))};
+        return ParseError{fmt::format("'{}' is not {}", printable(text), what)};
     }
     if (!std::isfinite(value) || value < min || value > max) {
         return out_of_range(printable(text), fmt::format("{:g}", min), fmt::format("{:g}", max));

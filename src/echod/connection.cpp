@@ -9,6 +9,7 @@
 #include <linux/sockios.h>  // SIOCOUTQ
 #endif
 
+#include <algorithm>
 #include <cassert>
 
 namespace echod {
@@ -54,7 +55,13 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
     if (common::log_enabled(common::LogLevel::debug)) {
         common::log_debug("accepted {}", peer_and_local(&connection->tcp_));
     }
+    if (context.faults != nullptr) {
+        connection->draw_faults();
+    }
     connection->start_reading();
+    if (connection->faults_ && !connection->closing()) {
+        connection->write_shaped();  // close=0, reset=0, stall=0 end here
+    }
     return connection;
 }
 
@@ -134,6 +141,9 @@ void Connection::handle_read(ssize_t nread) {
     }
     if (nread > 0) {
         ring_->commit(static_cast<std::size_t>(nread));
+        if (faults_) {
+            faults_->shaper.on_read(static_cast<std::size_t>(nread), FaultClock::now_us());
+        }
         if (write_in_flight_ == 0) {
             write_ring();
         }
@@ -163,24 +173,35 @@ void Connection::handle_read(ssize_t nread) {
 
 void Connection::write_ring() {
     assert(write_in_flight_ == 0);
+    if (faults_) {
+        write_shaped();
+        return;
+    }
     if (state_ == State::closing || !ring_ || ring_->empty()) {
         return;
     }
-    auto spans = ring_->readable_spans();
-    std::array<uv_buf_t, 2> bufs = {
-        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
-        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
+    write_front(ring_->readable());
+}
+
+bool Connection::write_front(std::size_t n) {
+    // The first n readable bytes as one or two buffers (two at the wrap).
+    std::array<uv_buf_t, 2> bufs{};
+    auto front = [this, &bufs](std::size_t bytes) {
+        auto spans = ring_->readable_spans();
+        std::size_t first = std::min(bytes, spans[0].size());
+        bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(first));
+        bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(bytes - first));
+        return bytes == first ? 1U : 2U;
     };
-    unsigned int count = spans[1].empty() ? 1 : 2;
 
     // Most writes complete at once; only the remainder needs a request.
-    int written = uv_try_write(stream(), bufs.data(), count);
+    int written = uv_try_write(stream(), bufs.data(), front(n));
     if (written == UV_EAGAIN) {
         written = 0;
     } else if (written < 0) {
         common::log_debug("write: {}", uv_strerror(written));
         close();
-        return;
+        return false;
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
@@ -188,24 +209,22 @@ void Connection::write_ring() {
     if (written > 0) {
         touch();
     }
-    if (ring_->empty()) {
-        return;
+    n -= static_cast<std::size_t>(written);
+    if (n == 0) {
+        return true;
     }
 
-    spans = ring_->readable_spans();
-    bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size()));
-    bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size()));
-    count = spans[1].empty() ? 1 : 2;
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
-    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
+    int err = uv_write(&write_req_, stream(), bufs.data(), front(n), after_write);
     if (err != 0) {
         common::log_debug("uv_write: {}", uv_strerror(err));
         close();
-        return;
+        return false;
     }
-    write_in_flight_ = ring_->readable();
+    write_in_flight_ = n;
     write_queue_seen_ = stream()->write_queue_size;
+    return true;
 }
 
 void Connection::after_write(uv_write_t* req, int status) {
@@ -228,6 +247,10 @@ void Connection::handle_write_done(int status) {
     context_.stats.bytes_out += done;
     touch();
     write_ring();
+    after_output();
+}
+
+void Connection::after_output() {
     if (paused_ && state_ == State::open && ring_ && !ring_->full()) {
         resume_reading();
     }
@@ -298,6 +321,10 @@ void Connection::return_ring_if_idle() {
 }
 
 void Connection::begin_drain() {
+    if (state_ == State::stalled) {
+        close();  // a stall is silence on purpose: the drain does not wait for it
+        return;
+    }
     if (state_ != State::open) {
         return;  // already on its way out
     }
@@ -312,6 +339,9 @@ void Connection::close() {
     }
     stop_reading();  // settles the paused count; uv_close stops reading anyway
     state_ = State::closing;
+    if (faults_) {
+        context_.faults->clock.cancel(faults_->timer);
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
 

@@ -62,8 +62,8 @@ ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, 
     return {fd, 0, ""};
 }
 
-Listeners::Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams)
-    : loop_(loop), config_(config), stats_(stats), datagrams_(datagrams) {}
+Listeners::Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams, FaultContext* faults)
+    : loop_(loop), config_(config), stats_(stats), datagrams_(datagrams), faults_(faults) {}
 
 bool Listeners::start(uv_connection_cb on_connection, void* data) {
     on_connection_ = on_connection;
@@ -160,10 +160,17 @@ bool Listeners::listen_and_announce(const Opened& tcp) {
 }
 
 bool Listeners::start_udp(const sockaddr_storage& address) {
-    udp_.push_back(std::make_unique<uv_udp_t>());  // owned (and closed) from here on
-    uv_udp_t* udp = udp_.back().get();
+    udp_.push_back(std::make_unique<UdpSocket>());  // owned (and closed) from here on
+    UdpSocket& socket = *udp_.back();
+    uv_udp_t* udp = &socket.handle;
     uv_udp_init(loop_, udp);
-    udp->data = this;
+    udp->data = &socket;
+    socket.owner = this;
+    if (faults_ != nullptr && (faults_->config.delay || faults_->config.drop > 0)) {
+        // A generator of its own per socket, apart from the connections'.
+        std::uint64_t seed = faults_->config.seed.value_or(0) ^ (0x5544500000000000ULL + udp_.size());
+        socket.faults = std::make_unique<UdpFaults>(*faults_, stats_, udp, config_.buffer_size, seed);
+    }
 
     const auto* where = reinterpret_cast<const sockaddr*>(&address);
     int err = uv_udp_bind(udp, where, address.ss_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
@@ -181,11 +188,12 @@ bool Listeners::start_udp(const sockaddr_storage& address) {
     return true;
 }
 void Listeners::on_udp_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    *buf = common::owner_of<Listeners>(handle)->datagrams_;
+    *buf = common::owner_of<UdpSocket>(handle)->owner->datagrams_;
 }
 
 void Listeners::on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, const sockaddr* from, unsigned flags) {
-    Stats& stats = common::owner_of<Listeners>(udp)->stats_;
+    UdpSocket* socket = common::owner_of<UdpSocket>(udp);
+    Stats& stats = socket->owner->stats_;
     if (nread < 0) {
         // E.g. ECONNREFUSED from an ICMP error for an earlier reply: that
         // peer's problem, not the socket's.
@@ -200,14 +208,11 @@ void Listeners::on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, c
         ++stats.udp_dropped;  // cannot happen below 64 KiB; never echo a cut datagram
         return;
     }
-    // One datagram back to its sender, now or never: UDP promises no more,
-    // and queuing would let a flood grow memory.
-    uv_buf_t reply = uv_buf_init(buf->base, static_cast<unsigned int>(nread));
-    if (uv_udp_try_send(udp, &reply, 1, from) >= 0) {
-        ++stats.udp_out;
-    } else {
-        ++stats.udp_dropped;
+    if (socket->faults) {
+        socket->faults->receive(buf->base, static_cast<std::size_t>(nread), from);
+        return;
     }
+    send_datagram(udp, buf->base, static_cast<std::size_t>(nread), from, stats);
 }
 
 void Listeners::close() {
@@ -217,8 +222,11 @@ void Listeners::close() {
         }
     }
     for (const auto& udp : udp_) {
-        if (!uv_is_closing(as_handle(udp.get()))) {
-            uv_close(as_handle(udp.get()), on_closed);
+        if (udp->faults) {
+            udp->faults->cancel();
+        }
+        if (!uv_is_closing(as_handle(&udp->handle))) {
+            uv_close(as_handle(&udp->handle), on_closed);
         }
     }
 }

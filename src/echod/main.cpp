@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <csignal>
 #include <cstdio>
+#include <random>
 
 namespace {
 
@@ -49,6 +50,19 @@ bool metrics_file_writable(const std::string& path) {
     return true;
 }
 
+// --fault: say so at every log level (a faulty echod must never pass for
+// a healthy one), with the seed that replays it, drawn here when not given
+// so that every worker uses the same one.
+void announce_faults(echod::FaultConfig& faults) {
+    if (!faults.any()) {
+        return;
+    }
+    if (!faults.seed) {
+        faults.seed = (std::uint64_t{std::random_device{}()} << 32U) ^ std::random_device{}() ^ uv_hrtime();
+    }
+    common::write_log_line("warn", "faults on: {}", fmt::make_format_args(echod::describe_faults(faults)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,6 +89,7 @@ int main(int argc, char** argv) {
     if (!metrics_file_writable(command.config.metrics_file)) {
         return 1;
     }
+    announce_faults(command.config.faults);
 
     if (command.config.workers > 1) {
         return echod::run_workers(command.config, serve);

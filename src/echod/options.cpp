@@ -27,6 +27,9 @@ enum LongOnly : int {
     opt_config,
     opt_reuseport,
     opt_workers,
+    opt_fault,
+    opt_fault_share,
+    opt_fault_seed,
 };
 
 constexpr option long_options[] = {
@@ -44,6 +47,9 @@ constexpr option long_options[] = {
     {"udp", no_argument, nullptr, opt_udp},
     {"reuseport", no_argument, nullptr, opt_reuseport},
     {"workers", required_argument, nullptr, opt_workers},
+    {"fault", required_argument, nullptr, opt_fault},
+    {"fault-share", required_argument, nullptr, opt_fault_share},
+    {"fault-seed", required_argument, nullptr, opt_fault_seed},
     {"config", required_argument, nullptr, opt_config},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
@@ -120,6 +126,27 @@ std::string apply(int value, const char* arg, Config& config) {
             return {};
         case opt_workers:
             return number(1, max_workers, config.workers);
+        case opt_fault:
+            return add_fault(arg, config.faults);
+        case opt_fault_share: {
+            auto parsed = common::parse_fraction(arg);
+            if (auto* error = std::get_if<common::ParseError>(&parsed)) {
+                return error->reason;
+            }
+            if (std::get<double>(parsed) <= 0) {
+                return fmt::format("'{}' is not above 0 (0 < P <= 1)", common::printable(arg));
+            }
+            config.faults.share = std::get<double>(parsed);
+            return {};
+        }
+        case opt_fault_seed: {
+            std::uint64_t seed = 0;
+            if (std::string reason = number(0, UINT64_MAX, seed); !reason.empty()) {
+                return reason;
+            }
+            config.faults.seed = seed;
+            return {};
+        }
         case opt_reuseaddr:
             config.reuseaddr = true;
             return {};
@@ -148,6 +175,29 @@ std::string apply(int value, const char* arg, Config& config) {
     }
 }
 
+// The faults given so far, gone; share and seed stay.
+void clear_faults(FaultConfig& faults) {
+    FaultConfig fresh;
+    fresh.share = faults.share;
+    fresh.seed = faults.seed;
+    faults = fresh;
+}
+
+// Options that are fine alone but not together: checked once the file and
+// the command line are both applied. "" or the usage line.
+std::string check_combinations(const Config& config) {
+    if (config.workers > 1 && config.udp) {
+        // Workers share TCP through SO_REUSEPORT; UDP sockets would each take
+        // their own datagrams, or fail to bind: not supported yet.
+        return usage_line("--workers: cannot be combined with --udp");
+    }
+    const std::string& drop = config.faults.specs[static_cast<std::size_t>(Fault::drop)];
+    if (!drop.empty() && !config.udp) {
+        return usage_line(fmt::format("--fault: '{}' needs --udp (drop loses UDP datagrams)", common::printable(drop)));
+    }
+    return {};
+}
+
 std::string_view trim(std::string_view text) {
     constexpr std::string_view space = " \t\r";
     std::size_t first = text.find_first_not_of(space);
@@ -164,6 +214,7 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
     bool help = false;
     bool version = false;
     bool listen_given = false;  // the first --listen replaces the file's or the default
+    bool fault_given = false;   // the first --fault replaces the file's
     auto fail = [&result](std::string line) {
         result.action = CommandLine::Action::usage_error;
         result.error = std::move(line);
@@ -186,6 +237,10 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
                 listen_given = true;
                 result.config.listen.clear();
             }
+            if (c == opt_fault && !fault_given) {
+                fault_given = true;
+                clear_faults(result.config.faults);
+            }
             if (std::string reason = apply(c, optarg, result.config); !reason.empty()) {
                 return fail(getopt.option_error(c, reason));
             }
@@ -193,11 +248,6 @@ void parse_args(std::span<const char* const> args, CommandLine& result, std::str
     }
     if (std::string error = getopt.stray(); !error.empty()) {
         return fail(error);
-    }
-    if (result.config.workers > 1 && result.config.udp) {
-        // Workers share TCP through SO_REUSEPORT; UDP sockets would each take
-        // their own datagrams, or fail to bind: not supported yet.
-        return fail(getopt.option_error(opt_workers, "cannot be combined with --udp"));
     }
     if (help) {
         result.action = CommandLine::Action::help;
@@ -278,7 +328,14 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
     CommandLine result;
     std::string config_file;
     parse_args(args, result, config_file);
-    if (result.action != CommandLine::Action::run || config_file.empty()) {
+    if (result.action != CommandLine::Action::run) {
+        return result;
+    }
+    if (config_file.empty()) {
+        result.error = check_combinations(result.config);
+        if (!result.error.empty()) {
+            result.action = CommandLine::Action::usage_error;
+        }
         return result;
     }
 
@@ -297,6 +354,12 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
         return merged;
     }
     parse_args(args, merged, config_file);
+    if (merged.action == CommandLine::Action::run) {
+        merged.error = check_combinations(merged.config);
+        if (!merged.error.empty()) {
+            merged.action = CommandLine::Action::usage_error;
+        }
+    }
     return merged;
 }
 
@@ -350,6 +413,17 @@ std::string help_text() {
         "                           SIGUSR1)\n"
         "      --metrics-file PATH  write the stats in Prometheus text format to PATH\n"
         "                           (atomically) every --stats-interval, or every {:g} s\n"
+        "      --fault SPEC         misbehave on purpose, to test clients; repeat to\n"
+        "                           combine: slice=SIZE[,pause=SECONDS] (echo in writes\n"
+        "                           of at most SIZE bytes), delay=SECONDS[,jitter=SECONDS],\n"
+        "                           rate=SIZE (bytes per second per connection),\n"
+        "                           close=SIZE, reset=SIZE or stall=SIZE (after SIZE\n"
+        "                           bytes echoed: FIN, RST, or silence), drop=P (lose\n"
+        "                           UDP datagrams with probability P)\n"
+        "      --fault-share P      the fraction of connections that misbehave,\n"
+        "                           0 < P <= 1 (default {:g})\n"
+        "      --fault-seed N       seed of every random draw of the faults, to replay\n"
+        "                           a run (default: drawn at start, and logged)\n"
         "      --config FILE        read options from FILE: 'key = value' lines with\n"
         "                           the long option names, '#' comments; reuseaddr and\n"
         "                           udp take true or false; the command line wins\n"
@@ -365,7 +439,7 @@ std::string help_text() {
         "error.\n",
         defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
         defaults.workers, defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s,
-        defaults.stats_interval_s, default_metrics_interval_s, to_string(defaults.log_level));
+        defaults.stats_interval_s, default_metrics_interval_s, defaults.faults.share, to_string(defaults.log_level));
 }
 
 }  // namespace echod

@@ -42,9 +42,12 @@ std::uint64_t to_ms(double seconds) {
 Server::Server(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
+      faults_(config.faults.any() ? std::make_unique<FaultContext>(loop_, config.faults) : nullptr),
       context_(loop_, config.buffer_size, uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
-      listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size())),
-      metrics_(loop_, config_, [this] { return snapshot(); }) {}
+      listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size()), faults_.get()),
+      metrics_(loop_, config_, [this] { return snapshot(); }) {
+    context_.faults = faults_.get();
+}
 
 int Server::run() {
     init_handles();
@@ -247,6 +250,9 @@ void Server::stop_if_drained() {
 void Server::close_own_handles() {
     listeners_.close();
     metrics_.close();
+    if (faults_) {
+        faults_->clock.close();
+    }
     for (uv_handle_t* handle : {as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sigusr1_),
                                 as_handle(&drain_timer_), as_handle(&idle_timer_)}) {
         if (!uv_is_closing(handle)) {

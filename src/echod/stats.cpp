@@ -15,6 +15,16 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
     if (now.udp_in != 0) {
         line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
     }
+    bool faulty = now.fault_connections != 0;
+    for (std::uint64_t count : now.faults) {
+        faulty = faulty || count != 0;
+    }
+    if (faulty) {
+        line += fmt::format("; faults: {} connections", now.fault_connections);
+        for (std::size_t i = 0; i < fault_kinds; ++i) {
+            line += fmt::format(", {} {}", to_string(static_cast<Fault>(i)), now.faults[i]);
+        }
+    }
     if (seconds > 0) {
         auto rate = [seconds](std::uint64_t a, std::uint64_t b) { return static_cast<double>(a - b) / seconds; };
         line += fmt::format("; last {:.1f} s: {:.1f} accepts/s, {:.0f} B/s in, {:.0f} B/s out", seconds,
@@ -46,8 +56,17 @@ std::string format_prometheus(const Stats& s) {
     metric("sent_bytes_total", "counter", "Bytes echoed back to peers.", s.bytes_out);
     metric("udp_received_datagrams_total", "counter", "UDP datagrams received.", s.udp_in);
     metric("udp_sent_datagrams_total", "counter", "UDP datagrams echoed.", s.udp_out);
-    metric("udp_dropped_datagrams_total", "counter", "UDP datagrams not echoed (socket full, or truncated).",
-           s.udp_dropped);
+    metric("udp_dropped_datagrams_total", "counter",
+           "UDP datagrams not echoed (socket full, truncated, or over the delay queue).", s.udp_dropped);
+    metric("fault_connections_total", "counter", "Connections chosen to misbehave by --fault.", s.fault_connections);
+    fmt::format_to(std::back_inserter(out),
+                   "# HELP echod_faults_total Faults applied on purpose (--fault): writes cut by slice, waits of delay "
+                   "and rate, connections ended by close, reset and stall, datagrams dropped.\n"
+                   "# TYPE echod_faults_total counter\n");
+    for (std::size_t i = 0; i < fault_kinds; ++i) {
+        fmt::format_to(std::back_inserter(out), "echod_faults_total{{fault=\"{}\"}} {}\n",
+                       to_string(static_cast<Fault>(i)), s.faults[i]);
+    }
     return fmt::to_string(out);
 }
 

@@ -27,6 +27,10 @@ void add_counters(Stats& sum, const Stats& s) {
     sum.udp_in += s.udp_in;
     sum.udp_out += s.udp_out;
     sum.udp_dropped += s.udp_dropped;
+    sum.fault_connections += s.fault_connections;
+    for (std::size_t i = 0; i < fault_kinds; ++i) {
+        sum.faults[i] += s.faults[i];
+    }
 }
 
 void add_gauges(Stats& sum, const Stats& s) {

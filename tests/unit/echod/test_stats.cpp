@@ -41,7 +41,8 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
                     "d_received_bytes_total 123456789012\n") != std::string::npos);
     CHECK(text.find("echod_connections_refused_total 2\n") != std::string::npos);
 
-    // Every sample line names an echod_ metric declared just above it.
+    // Every sample line names an echod_ metric declared just above it (with
+    // labels for the faults, one sample per fault).
     std::istringstream lines(text);
     std::string line;
     std::string declared;
@@ -52,10 +53,27 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
         } else if (!line.starts_with("# HELP ")) {
             CAPTURE(line);
             REQUIRE(line.starts_with("echod_"));
-            CHECK(line.substr(0, line.find(' ')) == declared);
+            CHECK(line.substr(0, line.find_first_of(" {")) == declared);
             ++samples;
         }
     }
-    CHECK(samples == 16);
+    CHECK(samples == 17 + echod::fault_kinds);
     CHECK(text.ends_with("\n"));
+}
+
+TEST_CASE("faults: a counter per fault in the metrics, and a part of the stats line once any is counted") {
+    Stats s;
+    CHECK(echod::format_stats_line(s, s, 0).find("faults") == std::string::npos);
+    CHECK(echod::format_prometheus(s).find("echod_faults_total{fault=\"close\"} 0\n") != std::string::npos);
+
+    s.fault_connections = 3;
+    s.faults[static_cast<std::size_t>(echod::Fault::close)] = 2;
+    s.faults[static_cast<std::size_t>(echod::Fault::drop)] = 9;
+    std::string text = echod::format_prometheus(s);
+    CHECK(text.find("echod_fault_connections_total 3\n") != std::string::npos);
+    CHECK(text.find("echod_faults_total{fault=\"close\"} 2\n") != std::string::npos);
+    CHECK(text.find("echod_faults_total{fault=\"drop\"} 9\n") != std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find(
+              "; faults: 3 connections, slice 0, delay 0, rate 0, close 2, reset 0, stall 0, drop 9") !=
+          std::string::npos);
 }

@@ -1,0 +1,133 @@
+// The misbehaving half of Connection (--fault): shaped writes, and the
+// three ways a conversation ends on purpose. connection.cpp is the honest
+// echo; it comes here only through write_ring when faults_ is set.
+#include "common/log.h"
+#include "echod/connection.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+namespace echod {
+namespace {
+
+// A slice with no pause may write a whole ring one byte at a time: after
+// this many writes the loop gets its turn (the rest goes at the next tick).
+constexpr int max_writes_per_turn = 64;
+
+// How often a stalled connection looks whether its peer has gone.
+constexpr std::uint64_t stalled_check_us = 250 * 1000;
+
+}  // namespace
+
+void Connection::draw_faults() {
+    FaultContext& faults = *context_.faults;
+    std::optional<std::uint64_t> seed = faults.plan.draw_connection();
+    if (!seed) {
+        return;
+    }
+    faults_ = std::make_unique<FaultyPeer>(faults.config, *seed, FaultClock::now_us());
+    faults_->timer.owner = this;
+    faults_->timer.fire = on_fault_timer;
+    ++context_.stats.fault_connections;
+    common::log_debug("this connection misbehaves (--fault)");
+}
+
+void Connection::on_fault_timer(void* self) {
+    auto* connection = static_cast<Connection*>(self);
+    if (connection->state_ == State::stalled) {
+        connection->check_stalled_peer();
+    } else if (connection->write_in_flight_ == 0) {
+        connection->write_shaped();
+        connection->after_output();
+    }
+}
+
+void Connection::write_shaped() {
+    FaultShaper& shaper = faults_->shaper;
+    FaultClock& clock = context_.faults->clock;
+    for (int writes = 0;; ++writes) {
+        if (state_ == State::closing || state_ == State::stalled || write_in_flight_ != 0) {
+            return;
+        }
+        if (shaper.end_due()) {
+            end_by_fault();
+            return;
+        }
+        std::uint64_t now = FaultClock::now_us();
+        FaultShaper::Decision decision = shaper.next_write(ring_ ? ring_->readable() : 0, now);
+        if (decision.limited) {
+            ++context_.stats.faults[static_cast<std::size_t>(*decision.limited)];
+        }
+        if (decision.bytes == 0) {
+            if (decision.wait_until != 0) {
+                clock.schedule(faults_->timer, decision.wait_until);
+            }
+            return;
+        }
+        if (writes == max_writes_per_turn) {
+            clock.schedule(faults_->timer, now);
+            return;
+        }
+        shaper.on_written(decision.bytes, now);
+        if (!write_front(decision.bytes)) {
+            return;  // closed
+        }
+    }
+}
+
+void Connection::end_by_fault() {
+    FaultEnd end = faults_->shaper.end();
+    ++context_.stats.faults[static_cast<std::size_t>(end == FaultEnd::close   ? Fault::close
+                                                     : end == FaultEnd::reset ? Fault::reset
+                                                                              : Fault::stall)];
+    stop_reading();
+    context_.faults->clock.cancel(faults_->timer);
+    switch (end) {
+        case FaultEnd::close:
+            // Nothing more is echoed: drop what the ring holds, send FIN,
+            // then read and drop until the peer closes, so that closing
+            // never finds unread input (which would send RST).
+            if (ring_) {
+                context_.rings.release(std::move(ring_));
+            }
+            state_ = State::flushing;
+            finish_if_flushed();
+            return;
+        case FaultEnd::reset:
+            state_ = State::closing;
+            if (int err = uv_tcp_close_reset(&tcp_, on_close); err != 0) {
+                common::log_debug("uv_tcp_close_reset: {}", uv_strerror(err));
+                uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+            }
+            return;
+        case FaultEnd::stall:
+        case FaultEnd::none:
+            state_ = State::stalled;
+            context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + stalled_check_us);
+            return;
+    }
+}
+
+void Connection::check_stalled_peer() {
+    // A stalled connection does not read, so it cannot see EOF: ask TCP
+    // whether the peer has closed (CLOSE_WAIT) or reset (CLOSE) instead.
+    bool peer_gone = false;
+#if defined(__linux__)
+    uv_os_fd_t fd = -1;
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 &&
+        ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
+        peer_gone = info.tcpi_state != TCP_ESTABLISHED;
+    }
+#endif
+    if (peer_gone) {
+        common::log_debug("a stalled connection's peer closed");
+        close();
+        return;
+    }
+    context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + stalled_check_us);
+}
+
+}  // namespace echod
