@@ -46,6 +46,9 @@ def fault_counter(name):
 
 
 class FaultTestCase(EchodTestCase):
+    """Tests close their clients before assert_clean_stop: an open
+    connection would hold echod's drain for --shutdown-timeout (5 s)."""
+
     def with_metrics(self, *args):
         """echod with args and a metrics file rewritten every 0.2 s; returns
         (echod, the file's path) once the file exists."""
@@ -90,6 +93,7 @@ class Slice(FaultTestCase):
         self.assertLessEqual(max(sizes), 3, f"read sizes {sizes}")
         # 10 writes, 9 pauses of 0.05 s between them.
         self.assertGreaterEqual(elapsed, 9 * 0.05, f"30 bytes echoed in {elapsed:.3f} s")
+        s.close()
         self.assert_clean_stop(d)
 
     def test_the_readme_example_naive_client_gets_part_recvall_gets_all(self):
@@ -111,6 +115,7 @@ class Slice(FaultTestCase):
         d = self.start("--fault", "slice=1000", "--buffer-size", "16K")
         s = self.client(d, timeout=30)
         self.assert_echo(s, random_bytes(1 << 20, seed=12), timeout=30)
+        s.close()
         self.assert_clean_stop(d)
 
 
@@ -124,6 +129,7 @@ class Delay(FaultTestCase):
             self.assertEqual(recv_exactly(s, len(message), started + 10), message)
             elapsed = time.monotonic() - started
             self.assertGreaterEqual(elapsed, 0.2, f"{message!r} echoed after {elapsed:.4f} s")
+        s.close()
         self.assert_clean_stop(d)
 
     def test_jitter_keeps_the_lower_bound_and_the_order(self):
@@ -171,7 +177,28 @@ class Delay(FaultTestCase):
                                             f"byte {first} echoed {when - sent_at:.4f} s after it was sent")
                     break
                 received += len(chunk)
+        s.close()
         self.assert_clean_stop(d)
+
+
+    def test_the_drain_still_delays(self):
+        # Bytes held back when SIGTERM comes are still echoed, no sooner
+        # than the delay, before echod exits.
+        d = self.start("--fault", "delay=0.5")
+        s = self.client(d)
+        started = time.monotonic()
+        s.sendall(b"held back")
+
+        def read_by_echod():  # nothing left in echod's receive queue
+            rows = [r for r in tcp_sockets(s.getsockname()[1]) if r["local_port"] == d.port]
+            return rows and rows[0]["rx_queue"] == 0
+        wait_until(read_by_echod, 5, "echod to read the message")
+        d.signal(signal.SIGTERM)
+        self.assertEqual(recv_exactly(s, 9, started + 10), b"held back")
+        self.assertGreaterEqual(time.monotonic() - started, 0.5)
+        s.close()
+        self.assert_clean_stop(d)
+        self.assertNotIn("drain deadline", d.stderr_text())
 
 
 class Rate(FaultTestCase):
@@ -189,6 +216,7 @@ class Rate(FaultTestCase):
         rate = len(data) / elapsed
         self.assertGreaterEqual(rate, 0.75 * cap, f"{rate:.0f} B/s over {elapsed:.2f} s, cap {cap}")
         self.assertLessEqual(rate, 1.25 * cap, f"{rate:.0f} B/s over {elapsed:.2f} s, cap {cap}")
+        s.close()
         self.assert_clean_stop(d)
 
 
@@ -199,6 +227,7 @@ class Combined(FaultTestCase):
         s = self.client(d, timeout=30)
         # 5000 bytes in writes of 7, 1 ms apart: about 0.7 s.
         self.assert_echo(s, random_bytes(5000, seed=9), timeout=30, max_fragment=300)
+        s.close()
         self.assert_clean_stop(d)
 
     def test_the_later_of_two_same_faults_wins(self):
@@ -206,6 +235,7 @@ class Combined(FaultTestCase):
         s = self.client(d)
         s.sendall(b"0123456789")
         self.assertEqual(recv_until_eof(s, time.monotonic() + 10, limit=10), b"012")
+        s.close()
         self.assert_clean_stop(d)
 
 
@@ -238,6 +268,7 @@ class EndAfterSize(FaultTestCase):
         self.assertFalse(writer.is_alive(), "echod stopped reading after its FIN")
         self.assertEqual(len(got), 100000)
         self.assertEqual(got, data[:100000])
+        s.close()
         self.assert_clean_stop(d)
 
     def test_reset_delivers_at_most_size_then_econnreset(self):
@@ -249,6 +280,7 @@ class EndAfterSize(FaultTestCase):
         self.assertEqual(how, "reset", f"{how} after {len(got)} bytes")
         self.assertLessEqual(len(got), 1000)  # an RST may discard unread bytes
         self.assertEqual(got, data[:len(got)])
+        s.close()
         self.assert_clean_stop(d)
 
     def test_stall_delivers_size_then_silence_with_the_connection_open(self):
@@ -283,6 +315,7 @@ class EndAfterSize(FaultTestCase):
         how, dropped = recv_until_closed(s, time.monotonic() + 5)
         self.assertEqual(dropped, 0, f"{dropped} bytes after the stall")
         self.assertIn(how, ("eof", "reset"))
+        s.close()
         self.assert_clean_stop(d)
         self.assertRegex(d.summary_line(), r"\b1 closed idle\b")
 
@@ -408,6 +441,7 @@ class Honest(FaultTestCase):
             s = self.client(d)
             s.sendall(b"0123456789")
             self.assertEqual(recv_until_eof(s, time.monotonic() + 10, limit=10), b"012")
+            s.close()
             self.assert_clean_stop(d)
             # The first --fault replaces the file's faults.
             d = self.start("--config", conf, "--fault", "delay=0")
@@ -445,7 +479,7 @@ class Counters(FaultTestCase):
         start = len(d.lines)
         d.signal(signal.SIGUSR1)
         d.wait_for_line(rf"stats: .*; faults: {closed} connections, slice 0, delay 0, rate 0, close {closed}, "
-                        r"reset 0, stall 0, drop 0$", start=start)
+                        r"reset 0, stall 0, drop 0(;|$)", start=start)
         self.assert_clean_stop(d)
 
     def test_counters_present_and_zero_without_faults(self):
