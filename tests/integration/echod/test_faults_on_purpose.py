@@ -24,9 +24,9 @@ import threading
 import time
 
 import harness
-from harness import (HINT, EchodTestCase, data_segments_in, echo_roundtrip, echobench_beside, fd_count,
-                     metrics, random_bytes, recv_exactly, recv_to_the_end, recv_until_closed, recv_until_eof,
-                     run_echobench, tcp_sockets, wait_until)
+from harness import (HINT, EchodTestCase, close_with_reset, data_segments_in, echo_roundtrip, echobench_beside,
+                     fd_count, fill_until_blocked, first_difference, metrics, random_bytes, recv_exactly,
+                     recv_to_the_end, recv_until_closed, recv_until_eof, run_echobench, tcp_sockets, wait_until)
 
 KIB = 1 << 10
 FAULT_NAMES = ("slice", "delay", "rate", "close", "reset", "stall", "drop")
@@ -94,6 +94,9 @@ class Slice(FaultTestCase):
         # 10 writes, 9 pauses of 0.05 s between them.
         self.assertGreaterEqual(elapsed, 9 * 0.05, f"30 bytes echoed in {elapsed:.3f} s")
         s.close()
+        # One read of 30 bytes: 9 writes cut short by the slice, the 10th not.
+        d.signal(signal.SIGUSR1)
+        d.wait_for_line(r"; faults: 1 connections, slice 9, delay 0, rate 0, close 0, reset 0, stall 0, drop 0\b")
         self.assert_clean_stop(d)
 
     def test_the_readme_example_naive_client_gets_part_recvall_gets_all(self):
@@ -212,12 +215,53 @@ class Rate(FaultTestCase):
         # cap, 12 s at most.
         got = echo_roundtrip(s, data, timeout=12)
         elapsed = time.monotonic() - started
-        self.assertIsNone(harness.first_difference(data, got))
+        diff = first_difference(data, got)
+        self.assertIsNone(diff, diff)
         rate = len(data) / elapsed
         self.assertGreaterEqual(rate, 0.75 * cap, f"{rate:.0f} B/s over {elapsed:.2f} s, cap {cap}")
         self.assertLessEqual(rate, 1.25 * cap, f"{rate:.0f} B/s over {elapsed:.2f} s, cap {cap}")
         s.close()
         self.assert_clean_stop(d)
+
+
+class Bounded(FaultTestCase):
+    def test_held_back_bytes_stay_in_the_ring(self):
+        # A client that writes without reading: bytes held back by a fault
+        # fill the ring, and a full ring stops reading as always, so the
+        # client's writes block (fill_until_blocked fails if they never do).
+        for spec in ("delay=5", "rate=1K", "slice=1,pause=1"):
+            with self.subTest(spec=spec):
+                d = self.start("--fault", spec, "--buffer-size", "64K")
+                s = d.connect()
+                try:
+                    fill_until_blocked(s, 64 << 10)
+                finally:
+                    close_with_reset(s)  # no drain waiting for it
+                self.assert_clean_stop(d)
+
+    def test_a_peer_that_resets_while_bytes_are_held_back_is_noticed(self):
+        # The peer resets while echod holds its bytes back for 30 s: with a
+        # little held back (echod still reading) and with the ring full
+        # (echod not reading, no write pending). Either way its connection
+        # and descriptor are given back within about a second (3 s here),
+        # not when the fault's timer fires, 30 s later.
+        for spec in ("delay=30", "slice=1,pause=30", "rate=1"):
+            for full in (False, True):
+                with self.subTest(spec=spec, ring="full" if full else "not full"):
+                    d = self.start("--fault", spec, "--buffer-size", "64K")
+                    base = fd_count(d.pid)
+                    s = d.connect()
+                    try:
+                        if full:
+                            fill_until_blocked(s, 64 << 10)
+                        else:
+                            s.sendall(b"x" * 1000)
+                            wait_until(lambda: fd_count(d.pid) == base + 1, 5, "echod to accept")
+                    finally:
+                        close_with_reset(s)
+                    wait_until(lambda: fd_count(d.pid) == base, 3,
+                               f"echod to notice the reset ({fd_count(d.pid) - base} connection(s) left)")
+                    self.assert_clean_stop(d)
 
 
 class Combined(FaultTestCase):
@@ -433,11 +477,12 @@ class Honest(FaultTestCase):
         with tempfile.TemporaryDirectory() as tmp:
             conf = os.path.join(tmp, "echod.conf")
             with open(conf, "w") as f:
-                f.write("fault = slice=7,pause=0.001\nfault = close=3\n")
+                f.write("fault = slice=7,pause=0.001\nfault = close=3\nfault-share = 1\nfault-seed = 42\n")
             d = self.start("--config", conf)
             line = faults_line(d)
             self.assertIn("slice=7,pause=0.001", line)
             self.assertIn("close=3", line)
+            self.assertRegex(line, r"\(share 1, seed 42\)")
             s = self.client(d)
             s.sendall(b"0123456789")
             self.assertEqual(recv_until_eof(s, time.monotonic() + 10, limit=10), b"012")
@@ -605,6 +650,25 @@ class Udp(FaultTestCase):
             self.assertEqual(s.recvfrom(1 << 16)[0], payload)
         m = self.wait_for_metric(path, "echod_udp_sent_datagrams_total", 20)
         self.assertEqual(m[fault_counter("drop")], 0)
+        self.assert_clean_stop(d)
+
+    def test_delayed_datagrams_wait_in_a_bounded_queue(self):
+        # At most --buffer-size bytes wait: of 30 datagrams of 1000 bytes
+        # sent at once, the first 16 (16000 bytes of 16 KiB) come back in
+        # order after the delay; the other 14 are dropped and counted.
+        d, path = self.with_metrics("--udp", "--fault", "delay=1", "--buffer-size", "16K")
+        s = self.udp_socket(d)
+        for i in range(30):
+            s.sendto(bytes([i]) * 1000, (d.host, d.port))
+        s.settimeout(10)
+        got = [s.recvfrom(2000)[0] for _ in range(16)]
+        self.assertEqual(got, [bytes([i]) * 1000 for i in range(16)])
+        s.settimeout(0.5)
+        with self.assertRaises(TimeoutError):
+            s.recvfrom(2000)
+        m = self.wait_for_metric(path, "echod_udp_dropped_datagrams_total", 14)
+        self.assertEqual(m["echod_udp_sent_datagrams_total"], 16)
+        self.assertEqual(m["echod_udp_received_datagrams_total"], 30)
         self.assert_clean_stop(d)
 
     def test_delay_holds_a_datagram_back(self):
