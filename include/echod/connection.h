@@ -15,7 +15,8 @@
 //
 // A connection that drew faults (--fault) also has a FaultyPeer: its writes
 // go through write_shaped (connection_faults.cpp), which asks the shaper
-// how much may go now and waits on the loop's fault clock for the rest.
+// how much may go now, writes that much with uv_write (one write in flight,
+// as always), and waits on the loop's fault clock for the rest.
 // After its close=/reset=/stall= count it ends with a FIN (flushing with
 // the ring dropped), an RST (closing), or in `stalled`: neither reading
 // nor writing until the peer closes. An honest connection pays one pointer
@@ -118,7 +119,7 @@ private:
     void pause_reading();             // the ring is full
     void resume_reading();            // writes made room
     void write_ring();                // echo what the ring holds: try_write, then uv_write
-    bool write_front(std::size_t n);  // the first n bytes of the ring; false if it closed
+    bool write_front(std::size_t n);  // uv_write of the ring's first n bytes; false if it closed
     void after_output();              // room in the ring, flushed, ring idle: what follows a write
 
     // --fault (connection_faults.cpp).

@@ -44,6 +44,8 @@ public:
 
     // The stored bytes in order, oldest first. Sizes add up to readable().
     std::array<std::span<const char>, 2> readable_spans() const;
+    // The oldest max bytes of them (all of them if fewer).
+    std::array<std::span<const char>, 2> readable_spans(std::size_t max) const;
 
     // n bytes were written into the front of writable_spans(); n <= writable().
     void commit(std::size_t n);

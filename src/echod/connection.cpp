@@ -180,28 +180,21 @@ void Connection::write_ring() {
     if (state_ == State::closing || !ring_ || ring_->empty()) {
         return;
     }
-    write_front(ring_->readable());
-}
-
-bool Connection::write_front(std::size_t n) {
-    // The first n readable bytes as one or two buffers (two at the wrap).
-    std::array<uv_buf_t, 2> bufs{};
-    auto front = [this, &bufs](std::size_t bytes) {
-        auto spans = ring_->readable_spans();
-        std::size_t first = std::min(bytes, spans[0].size());
-        bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(first));
-        bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(bytes - first));
-        return bytes == first ? 1U : 2U;
+    auto spans = ring_->readable_spans();
+    std::array<uv_buf_t, 2> bufs = {
+        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
+        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
     };
+    unsigned int count = spans[1].empty() ? 1 : 2;
 
     // Most writes complete at once; only the remainder needs a request.
-    int written = uv_try_write(stream(), bufs.data(), front(n));
+    int written = uv_try_write(stream(), bufs.data(), count);
     if (written == UV_EAGAIN) {
         written = 0;
     } else if (written < 0) {
         common::log_debug("write: {}", uv_strerror(written));
         close();
-        return false;
+        return;
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
@@ -209,14 +202,34 @@ bool Connection::write_front(std::size_t n) {
     if (written > 0) {
         touch();
     }
-    n -= static_cast<std::size_t>(written);
-    if (n == 0) {
-        return true;
+    if (ring_->empty()) {
+        return;
     }
 
+    spans = ring_->readable_spans();
+    bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size()));
+    bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size()));
+    count = spans[1].empty() ? 1 : 2;
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
-    int err = uv_write(&write_req_, stream(), bufs.data(), front(n), after_write);
+    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
+    if (err != 0) {
+        common::log_debug("uv_write: {}", uv_strerror(err));
+        close();
+        return;
+    }
+    write_in_flight_ = ring_->readable();
+    write_queue_seen_ = stream()->write_queue_size;
+}
+
+bool Connection::write_front(std::size_t n) {
+    auto spans = ring_->readable_spans(n);
+    std::array<uv_buf_t, 2> bufs = {
+        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
+        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
+    };
+    // after_write counts the bytes and carries on, as for any write.
+    int err = uv_write(&write_req_, stream(), bufs.data(), spans[1].empty() ? 1 : 2, after_write);
     if (err != 0) {
         common::log_debug("uv_write: {}", uv_strerror(err));
         close();

@@ -11,10 +11,6 @@
 namespace echod {
 namespace {
 
-// A slice with no pause may write a whole ring one byte at a time: after
-// this many writes the loop gets its turn (the rest goes at the next tick).
-constexpr int max_writes_per_turn = 64;
-
 // How often a stalled connection looks whether its peer has gone.
 constexpr std::uint64_t stalled_check_us = 250 * 1000;
 
@@ -44,35 +40,25 @@ void Connection::on_fault_timer(void* self) {
 }
 
 void Connection::write_shaped() {
+    if (state_ == State::closing || state_ == State::stalled) {
+        return;
+    }
     FaultShaper& shaper = faults_->shaper;
-    FaultClock& clock = context_.faults->clock;
-    for (int writes = 0;; ++writes) {
-        if (state_ == State::closing || state_ == State::stalled || write_in_flight_ != 0) {
-            return;
-        }
-        if (shaper.end_due()) {
-            end_by_fault();
-            return;
-        }
-        std::uint64_t now = FaultClock::now_us();
-        FaultShaper::Decision decision = shaper.next_write(ring_ ? ring_->readable() : 0, now);
-        if (decision.limited) {
-            ++context_.stats.faults[static_cast<std::size_t>(*decision.limited)];
-        }
-        if (decision.bytes == 0) {
-            if (decision.wait_until != 0) {
-                clock.schedule(faults_->timer, decision.wait_until);
-            }
-            return;
-        }
-        if (writes == max_writes_per_turn) {
-            clock.schedule(faults_->timer, now);
-            return;
-        }
+    if (shaper.end_due()) {
+        end_by_fault();
+        return;
+    }
+    std::uint64_t now = FaultClock::now_us();
+    FaultShaper::Decision decision = shaper.next_write(ring_ ? ring_->readable() : 0, now);
+    if (decision.limited) {
+        ++context_.stats.faults[static_cast<std::size_t>(*decision.limited)];
+    }
+    if (decision.bytes != 0) {
+        // One write at a time; after_write comes back here for the next.
         shaper.on_written(decision.bytes, now);
-        if (!write_front(decision.bytes)) {
-            return;  // closed
-        }
+        write_front(decision.bytes);
+    } else if (decision.wait_until != 0) {
+        context_.faults->clock.schedule(faults_->timer, decision.wait_until);
     }
 }
 

@@ -1,5 +1,7 @@
 #include "echod/ring_buffer.h"
 
+#include <algorithm>
+
 #include <cassert>
 
 namespace echod {
@@ -26,6 +28,14 @@ std::array<std::span<const char>, 2> RingBuffer::readable_spans() const {
         return {std::span<const char>(data_.get() + head_, size_), std::span<const char>()};
     }
     return {std::span<const char>(data_.get() + head_, first), std::span<const char>(data_.get(), size_ - first)};
+}
+
+std::array<std::span<const char>, 2> RingBuffer::readable_spans(std::size_t max) const {
+    auto spans = readable_spans();
+    if (spans[0].size() >= max) {
+        return {spans[0].first(max), std::span<const char>()};
+    }
+    return {spans[0], spans[1].first(std::min(max - spans[0].size(), spans[1].size()))};
 }
 
 void RingBuffer::commit(std::size_t n) {

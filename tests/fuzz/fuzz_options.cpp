@@ -54,6 +54,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check(c.backlog >= 1 && c.backlog <= 65535);
         check(c.buffer_size >= echod::min_buffer_size && c.buffer_size <= echod::max_buffer_size);
         check(!c.listen.empty() && !c.listen.front().empty());
+        check(c.faults.share > 0 && c.faults.share <= 1);
+        check(c.faults.drop >= 0 && c.faults.drop <= 1);
+        check(c.faults.slice <= echod::max_buffer_size && c.faults.rate <= echod::max_fault_rate);
+        check(c.faults.any() == (c.faults.shapes_writes() || c.faults.end != echod::FaultEnd::none ||
+                                 !c.faults.specs[static_cast<std::size_t>(echod::Fault::drop)].empty()));
     }
     // The same words again give the same answer: no state left behind.
     echod::CommandLine again = echod::parse_command_line(argv, no_files);
