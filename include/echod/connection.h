@@ -123,10 +123,11 @@ private:
     void after_output();              // room in the ring, flushed, ring idle: what follows a write
 
     // --fault (connection_faults.cpp).
-    void draw_faults();         // at accept: does this one misbehave?
-    void write_shaped();        // write_ring, as much and as soon as the faults allow
-    void end_by_fault();        // close=, reset= or stall= reached
-    void check_stalled_peer();  // stalled: has the peer gone?
+    void draw_faults();   // at accept: does this one misbehave?
+    void write_shaped();  // write_ring, as much and as soon as the faults allow
+    void end_by_fault();  // close=, reset= or stall= reached
+    enum class PeerState { open, half_closed, reset };
+    PeerState peer();  // asked of TCP, for a connection that does not read
     static void on_fault_timer(void* self);
     void finish_if_flushed();         // flushing and nothing left: half-close
     void return_ring_if_idle();       // empty and no write in flight: back to the pool

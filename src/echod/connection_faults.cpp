@@ -8,11 +8,15 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+
 namespace echod {
 namespace {
 
-// How often a stalled connection looks whether its peer has gone.
-constexpr std::uint64_t stalled_check_us = 250000;  // a quarter of a second
+// How often a connection that neither reads nor writes (stalled, or
+// holding bytes back with a full ring) asks TCP whether its peer has gone:
+// nothing else would tell it.
+constexpr std::uint64_t peer_check_us = 250000;  // a quarter of a second
 
 }  // namespace
 
@@ -32,8 +36,23 @@ void Connection::draw_faults() {
 void Connection::on_fault_timer(void* self) {
     auto* connection = static_cast<Connection*>(self);
     if (connection->state_ == State::stalled) {
-        connection->check_stalled_peer();
-    } else if (connection->write_in_flight_ == 0) {
+        // After a stall nothing more goes either way: a peer that half-closed
+        // is done too.
+        if (connection->peer() != PeerState::open) {
+            common::log_debug("a stalled connection's peer closed");
+            connection->close();
+            return;
+        }
+        connection->context_.faults->clock.schedule(connection->faults_->timer, FaultClock::now_us() + peer_check_us);
+        return;
+    }
+    if (!connection->reading_ && connection->write_in_flight_ == 0 && connection->peer() == PeerState::reset) {
+        // Bytes held back, ring full: no read or write would see the reset.
+        common::log_debug("the peer reset while bytes were held back");
+        connection->close();
+        return;
+    }
+    if (connection->write_in_flight_ == 0) {
         connection->write_shaped();
         connection->after_output();
     }
@@ -58,7 +77,9 @@ void Connection::write_shaped() {
         shaper.on_written(decision.bytes, now);
         write_front(decision.bytes);
     } else if (decision.wait_until != 0) {
-        context_.faults->clock.schedule(faults_->timer, decision.wait_until);
+        // Not reading either (a full ring): look in on the peer meanwhile.
+        std::uint64_t wake = reading_ ? decision.wait_until : std::min(decision.wait_until, now + peer_check_us);
+        context_.faults->clock.schedule(faults_->timer, wake);
     }
 }
 
@@ -90,30 +111,29 @@ void Connection::end_by_fault() {
         case FaultEnd::stall:
         case FaultEnd::none:
             state_ = State::stalled;
-            context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + stalled_check_us);
+            context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + peer_check_us);
             return;
     }
 }
 
-void Connection::check_stalled_peer() {
-    // A stalled connection does not read, so it cannot see EOF: ask TCP
-    // whether the peer has closed (CLOSE_WAIT) or reset (CLOSE) instead.
-    bool peer_gone = false;
+Connection::PeerState Connection::peer() {
+    // TCP knows what our unread input hides: a FIN puts the socket in
+    // CLOSE_WAIT, an RST in CLOSE.
 #if defined(__linux__)
     uv_os_fd_t fd = -1;
     tcp_info info{};
     socklen_t length = sizeof info;
     if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 &&
         ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
-        peer_gone = info.tcpi_state != TCP_ESTABLISHED;
+        if (info.tcpi_state == TCP_CLOSE_WAIT) {
+            return PeerState::half_closed;
+        }
+        if (info.tcpi_state != TCP_ESTABLISHED) {
+            return PeerState::reset;
+        }
     }
 #endif
-    if (peer_gone) {
-        common::log_debug("a stalled connection's peer closed");
-        close();
-        return;
-    }
-    context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + stalled_check_us);
+    return PeerState::open;  // or unknown here: --idle-timeout still ends it
 }
 
 }  // namespace echod
