@@ -127,7 +127,8 @@ private:
     void write_shaped();  // write_ring, as much and as soon as the faults allow
     void end_by_fault();  // close=, reset= or stall= reached
     enum class PeerState { open, half_closed, reset };
-    PeerState peer();  // asked of TCP, for a connection that does not read
+    PeerState peer();   // asked of TCP, for a connection that does not read
+    void watch_peer();  // held bytes and no reading: wake within peer_check_us to ask
     static void on_fault_timer(void* self);
     void finish_if_flushed();         // flushing and nothing left: half-close
     void return_ring_if_idle();       // empty and no write in flight: back to the pool

@@ -27,6 +27,12 @@ public:
 
     // Fires timer at due_us (now_us() time), or moves it there.
     void schedule(Timer& timer, std::uint64_t due_us);
+    // Fires timer at due_us at the latest: earlier if it is due sooner.
+    void schedule_by(Timer& timer, std::uint64_t due_us) {
+        if (!timer.scheduled() || timer.due > due_us) {
+            schedule(timer, due_us);
+        }
+    }
     void cancel(Timer& timer) { heap_.cancel(timer); }
     // No more firing; the timer handle is closed by the time the loop has
     // run once more.

@@ -95,6 +95,9 @@ void Connection::pause_reading() {
         paused_ = true;
         ++context_.stats.paused;
         ++context_.stats.backpressure_pauses;
+        if (faults_) {
+            watch_peer();  // its bytes may be held back: no write would see a reset
+        }
     }
 }
 

@@ -77,9 +77,10 @@ void Connection::write_shaped() {
         shaper.on_written(decision.bytes, now);
         write_front(decision.bytes);
     } else if (decision.wait_until != 0) {
-        // Not reading either (a full ring): look in on the peer meanwhile.
-        std::uint64_t wake = reading_ ? decision.wait_until : std::min(decision.wait_until, now + peer_check_us);
-        context_.faults->clock.schedule(faults_->timer, wake);
+        context_.faults->clock.schedule(faults_->timer, decision.wait_until);
+        if (!reading_) {
+            watch_peer();
+        }
     }
 }
 
@@ -114,6 +115,10 @@ void Connection::end_by_fault() {
             context_.faults->clock.schedule(faults_->timer, FaultClock::now_us() + peer_check_us);
             return;
     }
+}
+
+void Connection::watch_peer() {
+    context_.faults->clock.schedule_by(faults_->timer, FaultClock::now_us() + peer_check_us);
 }
 
 Connection::PeerState Connection::peer() {
