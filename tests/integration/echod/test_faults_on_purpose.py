@@ -68,7 +68,9 @@ class FaultTestCase(EchodTestCase):
 
 class Slice(FaultTestCase):
     def test_writes_of_at_most_size_pause_apart(self):
-        d = self.start("--fault", "slice=3,pause=0.05")
+        # A pause of 0.1 s: the reader would have to be kept off the CPU for
+        # that long to see two writes in one read.
+        d = self.start("--fault", "slice=3,pause=0.1")
         s = self.client(d)
         data = bytes(range(ord("A"), ord("A") + 30))
         segments_before = data_segments_in(s)
@@ -91,8 +93,8 @@ class Slice(FaultTestCase):
         segments = data_segments_in(s) - segments_before
         self.assertGreaterEqual(segments, 10, f"30 bytes came in {segments} segments")
         self.assertLessEqual(max(sizes), 3, f"read sizes {sizes}")
-        # 10 writes, 9 pauses of 0.05 s between them.
-        self.assertGreaterEqual(elapsed, 9 * 0.05, f"30 bytes echoed in {elapsed:.3f} s")
+        # 10 writes, 9 pauses of 0.1 s between them.
+        self.assertGreaterEqual(elapsed, 9 * 0.1, f"30 bytes echoed in {elapsed:.3f} s")
         s.close()
         # One read of 30 bytes: 9 writes cut short by the slice, the 10th not.
         d.signal(signal.SIGUSR1)
