@@ -1,14 +1,62 @@
 #include "common/address.h"
 
+#include "common/parse.h"
+
 #include <arpa/inet.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 namespace common {
 
+std::optional<std::string_view> unix_path(std::string_view address) {
+    if (!address.starts_with(unix_prefix)) {
+        return std::nullopt;
+    }
+    return address.substr(unix_prefix.size());
+}
+
+std::string check_address(std::string_view text) {
+    if (std::optional<std::string_view> path = unix_path(text)) {
+        if (path->empty()) {
+            return "'unix:' needs a path (unix:PATH)";
+        }
+        if (path->find('\0') != std::string_view::npos) {
+            return "a Unix socket path cannot hold a NUL byte";
+        }
+        if (path->size() > max_unix_path) {
+            return fmt::format("'{}': the path is {} bytes, more than the {} a Unix socket address holds",
+                               printable(text), path->size(), max_unix_path);
+        }
+        return {};
+    }
+    sockaddr_storage storage{};
+    if (make_address(std::string(text), 0, storage)) {
+        return {};
+    }
+    if (text.starts_with('/')) {
+        return fmt::format("'{}' is not an IPv4 or IPv6 address literal (a Unix socket is unix:{})", printable(text),
+                           printable(text));
+    }
+    return fmt::format("'{}' is not an IPv4 or IPv6 address literal", printable(text));
+}
+
 std::string format_address(const sockaddr* address) {
+    if (address->sa_family == AF_UNIX) {
+        const auto* local = reinterpret_cast<const sockaddr_un*>(address);
+        const char* path = local->sun_path;
+        if (path[0] != '\0') {
+            return fmt::format("unix:{}", std::string_view(path, ::strnlen(path, sizeof local->sun_path)));
+        }
+        if (path[1] != '\0') {
+            // Linux's abstract namespace, as systemd writes it (ListenStream=@NAME).
+            return fmt::format("unix:@{}", std::string_view(path + 1, ::strnlen(path + 1, sizeof local->sun_path - 1)));
+        }
+        return "unix:(unnamed)";
+    }
     char host[INET6_ADDRSTRLEN] = "";
     if (address->sa_family == AF_INET6) {
         const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
@@ -24,6 +72,9 @@ std::string format_address(const sockaddr* address) {
 }
 
 std::string format_address(std::string_view literal, std::uint16_t port) {
+    if (unix_path(literal)) {
+        return std::string(literal);
+    }
     if (literal.find(':') != std::string_view::npos) {
         return fmt::format("[{}]:{}", literal, port);
     }
@@ -42,6 +93,15 @@ std::uint16_t port_of(const sockaddr* address) {
 
 bool make_address(const std::string& literal, std::uint16_t port, sockaddr_storage& out) {
     std::memset(&out, 0, sizeof out);
+    if (std::optional<std::string_view> path = unix_path(literal)) {
+        if (path->empty() || path->size() > max_unix_path || path->find('\0') != std::string_view::npos) {
+            return false;
+        }
+        auto* local = reinterpret_cast<sockaddr_un*>(&out);
+        local->sun_family = AF_UNIX;
+        std::memcpy(local->sun_path, path->data(), path->size());  // NUL-terminated: out was zeroed
+        return true;
+    }
     auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
     if (::inet_pton(AF_INET, literal.c_str(), &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
@@ -55,6 +115,23 @@ bool make_address(const std::string& literal, std::uint16_t port, sockaddr_stora
         return true;
     }
     return false;
+}
+
+socklen_t address_length(const sockaddr_storage& address) {
+    switch (address.ss_family) {
+        case AF_INET:
+            return sizeof(sockaddr_in);
+        case AF_INET6:
+            return sizeof(sockaddr_in6);
+        case AF_UNIX: {
+            const auto* local = reinterpret_cast<const sockaddr_un*>(&address);
+            // The path and its NUL, when it has room for one.
+            std::size_t path = ::strnlen(local->sun_path, sizeof local->sun_path);
+            return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + std::min(path + 1, sizeof local->sun_path));
+        }
+        default:
+            return sizeof address;
+    }
 }
 
 }  // namespace common

@@ -5,6 +5,10 @@
 
 #include <sys/un.h>
 
+#include <cstddef>
+#include <cstring>
+#include <string>
+
 TEST_CASE("make_address and format_address: literals round-trip, names do not resolve") {
     sockaddr_storage a{};
     REQUIRE(common::make_address("127.0.0.1", 7007, a));
@@ -23,8 +27,62 @@ TEST_CASE("make_address and format_address: literals round-trip, names do not re
 
     sockaddr_un unix_address{};
     unix_address.sun_family = AF_UNIX;
-    CHECK(common::format_address(reinterpret_cast<sockaddr*>(&unix_address)) == "?");
+    CHECK(common::format_address(reinterpret_cast<sockaddr*>(&unix_address)) == "unix:(unnamed)");
     CHECK(common::port_of(reinterpret_cast<sockaddr*>(&unix_address)) == 0);
+
+    sockaddr_storage other{};
+    other.ss_family = AF_PACKET;
+    CHECK(common::format_address(reinterpret_cast<sockaddr*>(&other)) == "?");
+}
+
+TEST_CASE("unix:PATH: the path, a socket address, back to text") {
+    CHECK(common::unix_path("unix:/run/echod.sock") == "/run/echod.sock");
+    CHECK(common::unix_path("unix:") == "");
+    CHECK(common::unix_path("unix:relative/x") == "relative/x");
+    CHECK_FALSE(common::unix_path("127.0.0.1"));
+    CHECK_FALSE(common::unix_path("/run/echod.sock"));
+    CHECK_FALSE(common::unix_path("UNIX:/x"));
+
+    sockaddr_storage a{};
+    REQUIRE(common::make_address("unix:/tmp/e.sock", 7007, a));
+    CHECK(a.ss_family == AF_UNIX);
+    CHECK(std::string(reinterpret_cast<sockaddr_un*>(&a)->sun_path) == "/tmp/e.sock");
+    CHECK(common::address_length(a) == offsetof(sockaddr_un, sun_path) + 12);
+    CHECK(common::port_of(reinterpret_cast<sockaddr*>(&a)) == 0);
+    CHECK(common::format_address(reinterpret_cast<sockaddr*>(&a)) == "unix:/tmp/e.sock");
+    CHECK(common::format_address("unix:/tmp/e.sock", 7007) == "unix:/tmp/e.sock");
+
+    CHECK_FALSE(common::make_address("unix:", 0, a));
+    std::string longest = "unix:/" + std::string(common::max_unix_path - 1, 'x');
+    CHECK(common::make_address(longest, 0, a));
+    CHECK(common::format_address(reinterpret_cast<sockaddr*>(&a)) == longest);
+    CHECK(common::address_length(a) == sizeof(sockaddr_un));
+    CHECK_FALSE(common::make_address(longest + "x", 0, a));
+
+    SUBCASE("the abstract namespace, as socket activation may hand it over") {
+        sockaddr_un abstract{};
+        abstract.sun_family = AF_UNIX;
+        std::memcpy(abstract.sun_path, "\0echod", 6);
+        CHECK(common::format_address(reinterpret_cast<sockaddr*>(&abstract)) == "unix:@echod");
+    }
+}
+
+TEST_CASE("check_address: what --listen and -H accept, and why not") {
+    CHECK(common::check_address("127.0.0.1") == "");
+    CHECK(common::check_address("::") == "");
+    CHECK(common::check_address("unix:/run/echod.sock") == "");
+    CHECK(common::check_address("unix:echod.sock") == "");
+    CHECK(common::check_address("localhost") == "'localhost' is not an IPv4 or IPv6 address literal");
+    CHECK(common::check_address("") == "'' is not an IPv4 or IPv6 address literal");
+    CHECK(common::check_address("/run/echod.sock") ==
+          "'/run/echod.sock' is not an IPv4 or IPv6 address literal (a Unix socket is unix:/run/echod.sock)");
+    CHECK(common::check_address("unix:") == "'unix:' needs a path (unix:PATH)");
+    CHECK(common::check_address(std::string_view("unix:/a\0b", 9)) == "a Unix socket path cannot hold a NUL byte");
+    std::string path = "/" + std::string(common::max_unix_path - 1, 'x');
+    CHECK(common::check_address("unix:" + path) == "");
+    CHECK(common::check_address("unix:" + path + "y") ==
+          "'unix:/" + std::string(54, 'x') +
+              "...': the path is 108 bytes, more than the 107 a Unix socket address holds");
 }
 
 TEST_CASE("format_address of a literal and a port: IPv6 in brackets") {
