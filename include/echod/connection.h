@@ -1,5 +1,8 @@
-// One accepted TCP connection: reads into a borrowed ring, writes the ring
-// back out, and closes itself when done.
+// One accepted connection, TCP or Unix stream socket (as its listener is):
+// reads into a borrowed ring, writes the ring back out, and closes itself
+// when done. Everything goes through uv_stream_t; only Nagle, RST and
+// TCP_INFO are TCP's (a Unix socket has no Nagle, closes for a reset, and
+// tells its peer's state by poll()).
 //
 // Lifecycle (state_):
 //
@@ -127,8 +130,9 @@ private:
     void write_shaped();  // write_ring, as much and as soon as the faults allow
     void end_by_fault();  // close=, reset= or stall= reached
     enum class PeerState { open, half_closed, reset };
-    PeerState peer();   // asked of TCP, for a connection that does not read
-    void watch_peer();  // held bytes and no reading: wake within peer_check_us to ask
+    PeerState peer();       // asked of TCP, for a connection that does not read
+    PeerState unix_peer();  // the same for a Unix socket, asked of poll()
+    void watch_peer();      // held bytes and no reading: wake within peer_check_us to ask
     static void on_fault_timer(void* self);
     void finish_if_flushed();         // flushing and nothing left: half-close
     void return_ring_if_idle();       // empty and no write in flight: back to the pool
@@ -141,8 +145,12 @@ private:
         }
     }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+    bool is_tcp() const { return tcp_.type == UV_TCP; }
 
-    uv_tcp_t tcp_{};                      // the socket; libuv keeps its address
+    union {
+        uv_tcp_t tcp_{};  // the socket; libuv keeps its address
+        uv_pipe_t pipe_;  // ... or, from a unix: listener, this
+    };
     uv_write_t write_req_{};              // the one write in flight, if any
     uv_shutdown_t shutdown_req_{};        // the half-close, once
     ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in

@@ -1,9 +1,12 @@
-// Where connections and datagrams come in: the TCP listening sockets (one
-// per --listen, or the ones systemd passed), and beside each, with --udp, a
-// UDP echo socket on the same address and port.
+// Where connections and datagrams come in: the listening sockets, TCP or
+// Unix stream (one per --listen, or the ones systemd passed), and beside
+// each IP one, with --udp, a UDP echo socket on the same address and port.
 //
 // The listening socket is made by echod itself rather than uv_tcp_bind():
 // libuv always sets SO_REUSEADDR, and --no-reuseaddr must be able to not.
+// A Unix socket's too (not uv_pipe_bind()): a stale socket file in the way
+// is replaced, a live one or any other file is not, and at close the file
+// is removed only if it is still the one echod made.
 #pragma once
 
 #include "echod/fault_clock.h"
@@ -12,6 +15,7 @@
 #include "echod/udp_faults.h"
 
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -41,14 +45,15 @@ public:
     Listeners& operator=(const Listeners&) = delete;
 
     // Listens on every --listen address, or on the sockets systemd passed,
-    // with a UDP echo beside each under --udp, and logs the ready line of
+    // with a UDP echo beside each IP one under --udp, and logs the ready line of
     // each once its TCP and UDP sockets are both serving. A pending
     // connection goes to on_connection, with the listener's data set to
     // data. False, once the reason is logged, if any fails.
     bool start(uv_connection_cb on_connection, void* data);
 
-    // No more connections or datagrams. Idempotent; the handles are closed
-    // by the time the loop has run once more.
+    // No more connections or datagrams, and the Unix socket files echod
+    // made are removed. Idempotent; the handles are closed by the time the
+    // loop has run once more.
     void close();
 
 private:
@@ -62,31 +67,44 @@ private:
         std::unique_ptr<UdpFaults> faults;  // nullptr: echo every datagram at once
     };
 
-    // A TCP socket bound (or inherited) but not yet listening.
+    // A stream socket bound (or inherited) but not yet listening.
     struct Opened {
-        uv_tcp_t* handle = nullptr;  // nullptr once the failure is logged
-        sockaddr_storage bound{};    // its address and port (the kernel's pick for --port 0)
-        std::string wanted;          // what errors name: "127.0.0.1:7007", "inherited fd 3"
-        std::string how;             // for the ready line: "reuseaddr on", "socket-activated fd 3"
+        uv_stream_t* handle = nullptr;  // a uv_tcp_t or uv_pipe_t; nullptr once the failure is logged
+        sockaddr_storage bound{};       // its address and port (the kernel's pick for --port 0), or path
+        std::string wanted;             // what errors name: "127.0.0.1:7007", "unix:PATH", "inherited fd 3"
+        std::string how;                // for the ready line: "reuseaddr on", "socket-activated fd 3"
     };
 
-    Opened open_tcp(const std::string& address);  // one --listen address
-    Opened adopt_tcp(int fd);                     // socket activation
+    // A socket file this process made by binding: removed at close if the
+    // file at path is still that one.
+    struct SocketFile {
+        std::string path;
+        dev_t device = 0;
+        ino_t inode = 0;
+    };
+
+    Opened open_tcp(const std::string& address);   // one --listen IP address
+    Opened open_unix(const std::string& address);  // one --listen unix:PATH
+    Opened adopt_socket(int fd);                   // socket activation: TCP or Unix
     // uv_listen and the ready line.
-    bool listen_and_announce(const Opened& tcp);
+    bool listen_and_announce(const Opened& opened);
     // The UDP echo on the TCP listener's address and port.
     bool start_udp(const sockaddr_storage& address);
     uv_tcp_t* new_tcp();
+    uv_pipe_t* new_pipe();
+    void remove_socket_files();
 
     uv_loop_t* loop_;
     const Config& config_;
-    Stats& stats_;                                 // UDP counts datagrams here
-    uv_buf_t datagrams_;                           // one datagram at a time
-    FaultContext* faults_;                         // --fault, or nullptr
-    uv_connection_cb on_connection_ = nullptr;     // given to uv_listen
-    void* connection_data_ = nullptr;              // each listener's data
-    std::vector<std::unique_ptr<uv_tcp_t>> tcp_;   // one per address; libuv keeps their addresses
-    std::vector<std::unique_ptr<UdpSocket>> udp_;  // one per address with --udp
+    Stats& stats_;                                   // UDP counts datagrams here
+    uv_buf_t datagrams_;                             // one datagram at a time
+    FaultContext* faults_;                           // --fault, or nullptr
+    uv_connection_cb on_connection_ = nullptr;       // given to uv_listen
+    void* connection_data_ = nullptr;                // each listener's data
+    std::vector<std::unique_ptr<uv_tcp_t>> tcp_;     // one per IP address; libuv keeps their addresses
+    std::vector<std::unique_ptr<uv_pipe_t>> pipes_;  // one per Unix socket
+    std::vector<SocketFile> socket_files_;           // the Unix socket files to remove at close
+    std::vector<std::unique_ptr<UdpSocket>> udp_;    // one per address with --udp
 };
 
 }  // namespace echod

@@ -18,8 +18,8 @@
 namespace echod {
 
 struct Config {
-    std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
-    std::uint16_t port = 7007;                        // 0: the kernel picks one
+    std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 literals or "unix:PATH", one listener each
+    std::uint16_t port = 7007;                        // of the IP listeners; 0: the kernel picks one
     int backlog = 511;                                // listen(2) backlog, 1..65535
     std::size_t buffer_size = 64 * common::KiB;       // ring capacity per connection, 16 B..256 MiB
     bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket

@@ -5,6 +5,7 @@
 #include "common/uv_owner.h"
 
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #if defined(__linux__)
 #include <linux/sockios.h>  // SIOCOUTQ
 #endif
@@ -28,6 +29,26 @@ std::string peer_and_local(uv_tcp_t* tcp) {
                        common::format_address(reinterpret_cast<sockaddr*>(&local)));
 }
 
+// A Unix socket's peer has no address worth showing: who it is instead.
+std::string unix_peer_and_local(uv_pipe_t* pipe) {
+    uv_os_fd_t fd = -1;
+    sockaddr_storage local{};
+    socklen_t local_length = sizeof local;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd) != 0 ||
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
+        return "?";
+    }
+    std::string where = common::format_address(reinterpret_cast<sockaddr*>(&local));
+#if defined(SO_PEERCRED)
+    ucred peer{};
+    socklen_t peer_length = sizeof peer;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_length) == 0) {
+        return fmt::format("pid {} (uid {}) -> {}", peer.pid, peer.uid, where);
+    }
+#endif
+    return fmt::format("a local peer -> {}", where);
+}
+
 }  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
@@ -38,9 +59,13 @@ Connection::Connection(ConnectionContext& context) : context_(context) {
 
 Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener) {
     auto* connection = new Connection(context);
-    // uv_tcp_init cannot fail for AF_UNSPEC; from here on the handle exists
-    // and the object may only die in on_close.
-    uv_tcp_init(context.loop, &connection->tcp_);
+    // uv_tcp_init cannot fail for AF_UNSPEC, nor uv_pipe_init; from here on
+    // the handle exists and the object may only die in on_close.
+    if (listener->type == UV_NAMED_PIPE) {
+        uv_pipe_init(context.loop, &connection->pipe_, 0);
+    } else {
+        uv_tcp_init(context.loop, &connection->tcp_);
+    }
     context.connections.link(connection, uv_now(context.loop));
     ++context.stats.connections;
     ++context.stats.accepted;
@@ -50,10 +75,13 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
         connection->close();
         return nullptr;
     }
-    // Echo latency matters more than packet count: never hold back a small write.
-    uv_tcp_nodelay(&connection->tcp_, 1);
+    if (connection->is_tcp()) {
+        // Echo latency matters more than packet count: never hold back a small write.
+        uv_tcp_nodelay(&connection->tcp_, 1);
+    }
     if (common::log_enabled(common::LogLevel::debug)) {
-        common::log_debug("accepted {}", peer_and_local(&connection->tcp_));
+        common::log_debug("accepted {}", connection->is_tcp() ? peer_and_local(&connection->tcp_)
+                                                              : unix_peer_and_local(&connection->pipe_));
     }
     if (context.faults != nullptr) {
         connection->draw_faults();

@@ -6,6 +6,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -104,7 +105,11 @@ void Connection::end_by_fault() {
             return;
         case FaultEnd::reset:
             state_ = State::closing;
-            if (int err = uv_tcp_close_reset(&tcp_, on_close); err != 0) {
+            if (!is_tcp()) {
+                // No RST on a Unix socket: the peer sees its end close
+                // (ECONNRESET if it had sent bytes we had not read).
+                uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), on_close);
+            } else if (int err = uv_tcp_close_reset(&tcp_, on_close); err != 0) {
                 common::log_debug("uv_tcp_close_reset: {}", uv_strerror(err));
                 uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
             }
@@ -122,6 +127,9 @@ void Connection::watch_peer() {
 }
 
 Connection::PeerState Connection::peer() {
+    if (!is_tcp()) {
+        return unix_peer();
+    }
     // TCP knows what our unread input hides: a FIN puts the socket in
     // CLOSE_WAIT, an RST in CLOSE.
 #if defined(__linux__)
@@ -135,6 +143,27 @@ Connection::PeerState Connection::peer() {
         }
         if (info.tcpi_state != TCP_ESTABLISHED) {
             return PeerState::reset;
+        }
+    }
+#endif
+    return PeerState::open;  // or unknown here: --idle-timeout still ends it
+}
+
+Connection::PeerState Connection::unix_peer() {
+    // A Unix socket has no TCP_INFO, but poll() tells: POLLRDHUP once the
+    // peer shut down its writing side, POLLHUP once it closed (nothing we
+    // write can reach it: as good as a reset).
+#if defined(POLLRDHUP)
+    uv_os_fd_t fd = -1;
+    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0) {
+        pollfd ask{fd, POLLRDHUP, 0};
+        if (::poll(&ask, 1, 0) == 1) {
+            if ((ask.revents & POLLHUP) != 0) {
+                return PeerState::reset;
+            }
+            if ((ask.revents & POLLRDHUP) != 0) {
+                return PeerState::half_closed;
+            }
         }
     }
 #endif

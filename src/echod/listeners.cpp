@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -21,9 +22,75 @@ uv_handle_t* as_handle(Handle* handle) {
     return reinterpret_cast<uv_handle_t*>(handle);
 }
 
+template <typename Handle>
+uv_stream_t* as_stream(Handle* handle) {
+    return reinterpret_cast<uv_stream_t*>(handle);
+}
+
 // The handles belong to Listeners, which outlives the loop's run: nothing
 // to free when they close.
 void on_closed(uv_handle_t* /*handle*/) {}
+
+// "permission denied (EACCES)" for errno's value.
+std::string system_error(int error) {
+    int err = uv_translate_sys_error(error);
+    return fmt::format("{} ({})", uv_strerror(err), uv_err_name(err));
+}
+
+const char* file_kind(mode_t mode) {
+    if (S_ISREG(mode)) {
+        return "a regular file";
+    }
+    if (S_ISDIR(mode)) {
+        return "a directory";
+    }
+    if (S_ISLNK(mode)) {
+        return "a symbolic link";
+    }
+    if (S_ISFIFO(mode)) {
+        return "a FIFO";
+    }
+    return "a device file";
+}
+
+bool same_file(const struct stat& a, const struct stat& b) {
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+// The file at path is in the way of a Unix socket's bind. Returns why it
+// must stay, or "" once it was a stale socket file and is gone: one that
+// nobody accepts on (connect() is refused), left by a server that did not
+// remove it, say one killed with SIGKILL. A live socket is never touched,
+// nor is a file that is not a socket.
+std::string remove_if_stale(const std::string& path, const sockaddr* address, socklen_t length) {
+    struct stat found {};
+    if (::lstat(path.c_str(), &found) != 0) {
+        return errno == ENOENT ? "" : fmt::format("lstat: {}", system_error(errno));  // gone meanwhile: bind again
+    }
+    if (!S_ISSOCK(found.st_mode)) {
+        return fmt::format("{} is there, not a socket (left alone)", file_kind(found.st_mode));
+    }
+    int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+        return fmt::format("socket: {}", system_error(errno));
+    }
+    int connected = ::connect(probe, address, length);
+    int error = errno;
+    ::close(probe);
+    // EAGAIN: a listener whose backlog is full, busy rather than gone.
+    if (connected == 0 || error == EAGAIN) {
+        return "a server accepts connections on it";
+    }
+    if (error != ECONNREFUSED) {
+        return fmt::format("connect, to see whether it is stale: {}", system_error(error));
+    }
+    // Stale. Removed only if it is still the file just probed.
+    struct stat now {};
+    if (::lstat(path.c_str(), &now) == 0 && same_file(now, found) && ::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return fmt::format("a stale socket file, but unlink: {}", system_error(errno));
+    }
+    return {};
+}
 
 }  // namespace
 
@@ -80,10 +147,20 @@ bool Listeners::start(uv_connection_cb on_connection, void* data) {
     }
     std::size_t count = inherited.empty() ? config_.listen.size() : inherited.size();
     for (std::size_t i = 0; i < count; ++i) {
-        Opened tcp = inherited.empty() ? open_tcp(config_.listen[i]) : adopt_tcp(inherited[i]);
+        Opened opened = !inherited.empty()                     ? adopt_socket(inherited[i])
+                        : common::unix_path(config_.listen[i]) ? open_unix(config_.listen[i])
+                                                               : open_tcp(config_.listen[i]);
+        if (opened.handle == nullptr) {
+            return false;
+        }
+        bool udp = config_.udp && opened.bound.ss_family != AF_UNIX;
+        if (config_.udp && !udp) {
+            common::log_info("no UDP echo on {}: --udp applies to IP addresses",
+                             common::format_address(reinterpret_cast<const sockaddr*>(&opened.bound)));
+        }
         // The ready line means every socket of the address is serving: UDP
         // first (on the port the TCP bind got), then listen and announce.
-        if (tcp.handle == nullptr || (config_.udp && !start_udp(tcp.bound)) || !listen_and_announce(tcp)) {
+        if ((udp && !start_udp(opened.bound)) || !listen_and_announce(opened)) {
             return false;
         }
     }
@@ -96,6 +173,14 @@ uv_tcp_t* Listeners::new_tcp() {
     uv_tcp_init(loop_, tcp);
     tcp->data = connection_data_;
     return tcp;
+}
+
+uv_pipe_t* Listeners::new_pipe() {
+    pipes_.push_back(std::make_unique<uv_pipe_t>());  // owned (and closed) from here on
+    uv_pipe_t* pipe = pipes_.back().get();
+    uv_pipe_init(loop_, pipe, 0);
+    pipe->data = connection_data_;
+    return pipe;
 }
 
 Listeners::Opened Listeners::open_tcp(const std::string& address) {
@@ -119,43 +204,107 @@ Listeners::Opened Listeners::open_tcp(const std::string& address) {
         common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted, call, uv_strerror(err), uv_err_name(err));
         return opened;
     }
-    opened.handle = tcp;
+    opened.handle = as_stream(tcp);
     int length = sizeof opened.bound;
     uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&opened.bound), &length);
     return opened;
 }
 
-Listeners::Opened Listeners::adopt_tcp(int fd) {
-    uv_tcp_t* tcp = new_tcp();
+Listeners::Opened Listeners::open_unix(const std::string& address) {
+    Opened opened{nullptr, {}, address, ""};
+    if (!common::make_address(address, 0, opened.bound)) {
+        // The option parser lets only paths that fit through.
+        common::log_error("cannot listen on {}: not a Unix socket path", opened.wanted);
+        return opened;
+    }
+    std::string path(*common::unix_path(address));
+    const auto* where = reinterpret_cast<const sockaddr*>(&opened.bound);
+    socklen_t length = common::address_length(opened.bound);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        common::log_error("cannot listen on {}: socket: {}", opened.wanted, system_error(errno));
+        return opened;
+    }
+    int bound = ::bind(fd, where, length);
+    if (bound != 0 && errno == EADDRINUSE) {
+        if (std::string reason = remove_if_stale(path, where, length); !reason.empty()) {
+            common::log_error("cannot listen on {}: bind: {}; {}", opened.wanted, system_error(EADDRINUSE), reason);
+            ::close(fd);
+            return opened;
+        }
+        bound = ::bind(fd, where, length);
+        opened.how = "replaced a stale socket file";
+    }
+    if (bound != 0) {
+        common::log_error("cannot listen on {}: bind: {}", opened.wanted, system_error(errno));
+        ::close(fd);
+        return opened;
+    }
+    // The file is ours from here on, and goes at close (even after a
+    // failure below): what it is now tells it apart from a later one.
+    struct stat made {};
+    if (::lstat(path.c_str(), &made) == 0) {
+        socket_files_.push_back({path, made.st_dev, made.st_ino});
+    }
+    uv_pipe_t* pipe = new_pipe();
+    if (int err = uv_pipe_open(pipe, fd); err != 0) {
+        common::log_error("cannot listen on {}: uv_pipe_open: {} ({})", opened.wanted, uv_strerror(err),
+                          uv_err_name(err));
+        ::close(fd);
+        return opened;
+    }
+    opened.handle = as_stream(pipe);
+    return opened;
+}
+
+Listeners::Opened Listeners::adopt_socket(int fd) {
     Opened opened{nullptr, {}, fmt::format("inherited fd {}", fd), fmt::format("socket-activated fd {}", fd)};
     int type = 0;
     socklen_t type_length = sizeof type;
-    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) != 0 || type != SOCK_STREAM) {
-        common::log_error("cannot listen on {}: not a TCP socket (echod takes ListenStream= sockets)", opened.wanted);
+    socklen_t length = sizeof opened.bound;
+    int family = AF_UNSPEC;
+    if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_STREAM &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&opened.bound), &length) == 0) {
+        family = opened.bound.ss_family;
+    }
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX) {
+        common::log_error("cannot listen on {}: not a TCP or Unix stream socket (echod takes ListenStream= sockets)",
+                          opened.wanted);
         return opened;
     }
     // systemd hands the socket over without close-on-exec.
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    if (int err = uv_tcp_open(tcp, fd); err != 0) {
-        common::log_error("cannot listen on {}: uv_tcp_open: {} ({})", opened.wanted, uv_strerror(err),
-                          uv_err_name(err));
+    // Its file, if a Unix socket's, is systemd's: it stays at exit.
+    uv_stream_t* stream = nullptr;
+    int err = 0;
+    if (family == AF_UNIX) {
+        uv_pipe_t* pipe = new_pipe();
+        stream = as_stream(pipe);
+        err = uv_pipe_open(pipe, fd);
+    } else {
+        uv_tcp_t* tcp = new_tcp();
+        stream = as_stream(tcp);
+        err = uv_tcp_open(tcp, fd);
+    }
+    if (err != 0) {
+        common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted,
+                          family == AF_UNIX ? "uv_pipe_open" : "uv_tcp_open", uv_strerror(err), uv_err_name(err));
         return opened;
     }
-    opened.handle = tcp;
-    int length = sizeof opened.bound;
-    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&opened.bound), &length);
+    opened.handle = stream;
     return opened;
 }
 
-bool Listeners::listen_and_announce(const Opened& tcp) {
-    int err = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.handle), config_.backlog, on_connection_);
+bool Listeners::listen_and_announce(const Opened& opened) {
+    int err = uv_listen(opened.handle, config_.backlog, on_connection_);
     if (err != 0) {
-        common::log_error("cannot listen on {}: listen: {} ({})", tcp.wanted, uv_strerror(err), uv_err_name(err));
+        common::log_error("cannot listen on {}: listen: {} ({})", opened.wanted, uv_strerror(err), uv_err_name(err));
         return false;
     }
-    common::log_notice("listening on {} (backlog {}, buffer {}, {}, pid {})",
-                       common::format_address(reinterpret_cast<const sockaddr*>(&tcp.bound)), config_.backlog,
-                       common::format_size(config_.buffer_size), tcp.how, ::getpid());
+    common::log_notice("listening on {} (backlog {}, buffer {}, {}{}pid {})",
+                       common::format_address(reinterpret_cast<const sockaddr*>(&opened.bound)), config_.backlog,
+                       common::format_size(config_.buffer_size), opened.how, opened.how.empty() ? "" : ", ",
+                       ::getpid());
     return true;
 }
 
@@ -216,9 +365,17 @@ void Listeners::on_udp_recv(uv_udp_t* udp, ssize_t nread, const uv_buf_t* buf, c
 }
 
 void Listeners::close() {
+    // Before the sockets close, as libuv does: after, another server could
+    // have made a new file at the path (as stale) by the time we unlink.
+    remove_socket_files();
     for (const auto& tcp : tcp_) {
         if (!uv_is_closing(as_handle(tcp.get()))) {
             uv_close(as_handle(tcp.get()), on_closed);
+        }
+    }
+    for (const auto& pipe : pipes_) {
+        if (!uv_is_closing(as_handle(pipe.get()))) {
+            uv_close(as_handle(pipe.get()), on_closed);
         }
     }
     for (const auto& udp : udp_) {
@@ -229,6 +386,19 @@ void Listeners::close() {
             uv_close(as_handle(&udp->handle), on_closed);
         }
     }
+}
+
+void Listeners::remove_socket_files() {
+    for (const SocketFile& file : socket_files_) {
+        // Only if it is still the file bind made: not one that replaced it
+        // since (someone removed ours, and another server bound the path).
+        struct stat now {};
+        if (::lstat(file.path.c_str(), &now) == 0 && now.st_dev == file.device && now.st_ino == file.inode &&
+            ::unlink(file.path.c_str()) != 0) {
+            common::log_warn("cannot remove {}{}: {}", common::unix_prefix, file.path, system_error(errno));
+        }
+    }
+    socket_files_.clear();
 }
 
 }  // namespace echod

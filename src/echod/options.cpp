@@ -1,5 +1,6 @@
 #include "echod/options.h"
 
+#include "common/address.h"
 #include "common/file.h"
 #include "common/getopt_args.h"
 #include "common/parse.h"
@@ -87,8 +88,8 @@ std::string apply(int value, const char* arg, Config& config) {
     };
     switch (value) {
         case 'l':
-            if (!common::is_address_literal(arg)) {
-                return fmt::format("'{}' is not an IPv4 or IPv6 address literal", common::printable(arg));
+            if (std::string reason = common::check_address(arg); !reason.empty()) {
+                return reason;
             }
             config.listen.emplace_back(arg);
             return {};
@@ -190,6 +191,16 @@ std::string check_combinations(const Config& config) {
         // Workers share TCP through SO_REUSEPORT; UDP sockets would each take
         // their own datagrams, or fail to bind: not supported yet.
         return usage_line("--workers: cannot be combined with --udp");
+    }
+    if (config.workers > 1) {
+        for (const std::string& address : config.listen) {
+            if (common::unix_path(address)) {
+                // SO_REUSEPORT is for IP sockets: each worker would find the
+                // others' live socket file in its way.
+                return usage_line(fmt::format("--workers: cannot be combined with a Unix socket ('{}')",
+                                              common::printable(address, common::max_quoted_path)));
+            }
+        }
     }
     const std::string& drop = config.faults.specs[static_cast<std::size_t>(Fault::drop)];
     if (!drop.empty() && !config.udp) {
@@ -381,10 +392,13 @@ std::string help_text() {
         "in order, as soon as it arrives.\n"
         "\n"
         "Options:\n"
-        "  -l, --listen ADDR        IPv4 or IPv6 address literal to listen on; give\n"
-        "                           it again for more addresses (default {};\n"
-        "                           '::' is IPv6 only)\n"
-        "  -p, --port PORT          TCP port, 0 lets the kernel pick (default {})\n"
+        "  -l, --listen ADDR        IPv4 or IPv6 address literal to listen on, or\n"
+        "                           unix:PATH for a Unix stream socket (a stale socket\n"
+        "                           file there is replaced, and the file removed at\n"
+        "                           exit); give it again for more addresses (default\n"
+        "                           {}; '::' is IPv6 only)\n"
+        "  -p, --port PORT          TCP port, 0 lets the kernel pick; not for unix:\n"
+        "                           (default {})\n"
         "  -b, --backlog N          listen(2) backlog, 1..65535, capped by the\n"
         "                           kernel at somaxconn (default {})\n"
         "  -B, --buffer-size SIZE   ring buffer per active connection, 16B..256MiB;\n"
@@ -397,9 +411,10 @@ std::string help_text() {
         "      --workers N          run N single-threaded echod processes sharing the\n"
         "                           port (SO_REUSEPORT), 1..256; a parent forwards\n"
         "                           signals and restarts a worker that dies (default {})\n"
-        "      --udp                also serve UDP echo (RFC 862) on the same addresses\n"
-        "                           and port; off by default: on a public address a UDP\n"
-        "                           echo is a reflection amplifier\n"
+        "      --udp                also serve UDP echo (RFC 862) on the same IP\n"
+        "                           addresses and port (not on unix: sockets); off by\n"
+        "                           default: on a public address a UDP echo is a\n"
+        "                           reflection amplifier\n"
         "      --max-connections N  connections served at once, 1..1000000; more are\n"
         "                           accepted and closed at once (default {})\n"
         "      --idle-timeout SECONDS\n"
@@ -433,10 +448,10 @@ std::string help_text() {
         "  -h, --help               print this help and exit\n"
         "      --version            print the version and exit\n"
         "\n"
-        "Once listening, echod logs 'listening on HOST:PORT' to stderr at every log\n"
-        "level. SIGINT or SIGTERM drains connections and exits 0; a second signal\n"
-        "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
-        "error.\n",
+        "Once listening, echod logs 'listening on HOST:PORT' (or unix:PATH) to\n"
+        "stderr at every log level. SIGINT or SIGTERM drains connections and exits\n"
+        "0; a second signal ends the drain at once and exits 1. SIGUSR1 logs one\n"
+        "stats line. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
         defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
         defaults.workers, defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s,
         defaults.stats_interval_s, default_metrics_interval_s, defaults.faults.share, to_string(defaults.log_level));

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/uv_owner.h"
+#include "common/uv_socket.h"
 #include "echod/systemd.h"
 
 #include <algorithm>
@@ -158,13 +159,13 @@ void Server::on_connection(uv_stream_t* listener, int status) {
 void Server::refuse(uv_stream_t* listener) {
     // Accept and close at once, rather than leave it in the backlog: the
     // client learns now, and served connections are not slowed down.
-    auto* tcp = new uv_tcp_t;
-    uv_tcp_init(loop_, tcp);
-    if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(tcp)) == 0) {
+    auto* socket = new common::StreamSocket;
+    common::init_stream_socket(loop_, *socket, listener->type == UV_NAMED_PIPE);
+    if (uv_accept(listener, common::as_stream(*socket)) == 0) {
         ++context_.stats.refused;
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(tcp),
-             [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    uv_close(common::as_handle(*socket),
+             [](uv_handle_t* handle) { delete reinterpret_cast<common::StreamSocket*>(handle); });
     if (refuse_warnings_.allow(uv_now(loop_))) {
         common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)",
                          config_.max_connections, context_.stats.refused);

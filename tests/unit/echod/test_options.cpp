@@ -354,3 +354,44 @@ TEST_CASE("--config: the command line wins, wherever --config stands") {
               usage("--port: 'x' is not a whole number"));
     }
 }
+
+TEST_CASE("listen unix:PATH: a Unix stream socket, mixed freely with IP addresses") {
+    using Addresses = std::vector<std::string>;
+    CHECK(config_of({"-l", "unix:/run/echod.sock"}).listen == Addresses{"unix:/run/echod.sock"});
+    CHECK(config_of({"--listen=unix:echod.sock"}).listen == Addresses{"unix:echod.sock"});
+    CHECK(config_of({"-l", "unix:/tmp/a", "-l", "::1", "-l", "unix:/tmp/b"}).listen ==
+          Addresses{"unix:/tmp/a", "::1", "unix:/tmp/b"});
+    // --port and --udp are for the IP addresses beside it; a Unix socket alone takes them too.
+    CHECK(config_of({"-l", "unix:/tmp/a", "--udp", "-p", "9"}).udp);
+
+    Config c;
+    CHECK(echod::apply_config_text("listen = unix:/run/echod/echod.sock\nlisten = 127.0.0.1\n", "echod.conf", c) == "");
+    CHECK(c.listen == Addresses{"unix:/run/echod/echod.sock", "127.0.0.1"});
+
+    SUBCASE("a path too long for a socket address is a usage error") {
+        std::string path = "/" + std::string(106, 'x');  // 107 bytes: the most sun_path holds
+        std::string fits = "unix:" + path;
+        CHECK(config_of({"-l", fits.c_str()}).listen == Addresses{fits});
+        std::string over = fits + "y";
+        CHECK(error_of({"-l", over.c_str()}) ==
+              usage(fmt::format("--listen: '{}...': the path is 108 bytes, more than the 107 a Unix socket "
+                                "address holds",
+                                over.substr(0, 60))));
+        CHECK(config_error("listen = " + over + "\n") ==
+              usage(fmt::format("echod.conf:1: listen: '{}...': the path is 108 bytes, more than the 107 a Unix "
+                                "socket address holds",
+                                over.substr(0, 60))));
+    }
+    SUBCASE("no path, or a bare path") {
+        CHECK(error_of({"-l", "unix:"}) == usage("--listen: 'unix:' needs a path (unix:PATH)"));
+        CHECK(config_error("listen = unix:\n") == usage("echod.conf:1: listen: 'unix:' needs a path (unix:PATH)"));
+        CHECK(error_of({"-l", "/run/echod.sock"}) ==
+              usage("--listen: '/run/echod.sock' is not an IPv4 or IPv6 address literal (a Unix socket is "
+                    "unix:/run/echod.sock)"));
+    }
+    SUBCASE("--workers share a port through SO_REUSEPORT, which Unix sockets lack") {
+        CHECK(error_of({"--workers", "2", "-l", "127.0.0.1", "-l", "unix:/tmp/e.sock"}) ==
+              usage("--workers: cannot be combined with a Unix socket ('unix:/tmp/e.sock')"));
+        CHECK(config_of({"--workers", "1", "-l", "unix:/tmp/e.sock"}).workers == 1);
+    }
+}
