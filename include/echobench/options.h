@@ -22,8 +22,8 @@ struct BenchConfig {
         compare,      // no network: --histogram-out files side by side in one --report page
     };
     Mode mode = Mode::load;
-    std::string host = "127.0.0.1";        // IPv4 or IPv6 address literal
-    std::uint16_t port = 7007;             // 1..65535
+    std::string host = "127.0.0.1";        // IPv4 or IPv6 address literal, or "unix:PATH"
+    std::uint16_t port = 7007;             // 1..65535; unused for unix:PATH
     std::uint32_t connections = 50;        // concurrent connections
     std::size_t size = 64;                 // bytes per message
     std::uint32_t pipeline = 1;            // messages in flight per connection

@@ -1,5 +1,6 @@
 #include "echobench/options.h"
 
+#include "common/address.h"
 #include "common/getopt_args.h"
 
 #include "common/parse.h"
@@ -149,9 +150,8 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
     }
     switch (value) {
         case 'H':
-            if (!common::is_address_literal(arg)) {
-                return option_error(value,
-                                    fmt::format("'{}' is not an IPv4 or IPv6 address literal", common::printable(arg)));
+            if (std::string reason = common::check_address(arg); !reason.empty()) {
+                return option_error(value, reason);
             }
             config.host = arg;
             return {};
@@ -370,8 +370,9 @@ std::string bench_help_text() {
         "reports throughput and latency percentiles.\n"
         "\n"
         "Options:\n"
-        "  -H, --host ADDR          server address, IPv4 or IPv6 literal (default {})\n"
-        "  -p, --port PORT          server port (default {})\n"
+        "  -H, --host ADDR          server address, IPv4 or IPv6 literal, or unix:PATH\n"
+        "                           for a Unix stream socket (default {})\n"
+        "  -p, --port PORT          server port; not for unix:PATH (default {})\n"
         "  -c, --connections N      concurrent connections, 1..{} (default {})\n"
         "  -s, --size SIZE          bytes per message, 1B..{}; SIZE is bytes, or with\n"
         "                           K/KiB or M/MiB (default {})\n"

@@ -26,6 +26,7 @@
 // callback.
 #pragma once
 
+#include "common/uv_socket.h"
 #include "echobench/load/counters.h"
 #include "echobench/load/pattern.h"
 #include "echobench/options.h"
@@ -42,6 +43,7 @@ namespace echobench {
 // traffic_started and schedule_start_ns as the phases move.
 struct ClientContext {
     uv_loop_t* loop = nullptr;
+    bool local = false;  // the server is a Unix socket (-H unix:PATH): clients are uv_pipe_t
     const BenchConfig* config = nullptr;
     const Pattern* pattern = nullptr;
     uv_buf_t read_buffer{};            // shared: a read is consumed before the next alloc
@@ -109,15 +111,15 @@ private:
     void fail_broken(const char* what, int err);
     std::uint64_t in_flight() const { return sent_seq_ - checker_.sequence(); }
     std::byte* slot(std::uint64_t seq) { return send_buffer_.data() + (seq % pipeline_) * size_; }
-    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+    uv_stream_t* stream() { return common::as_stream(socket_); }
 
-    uv_tcp_t tcp_{};                // the socket; libuv keeps its address
-    uv_connect_t connect_req_{};    // the connect, once
-    const ClientContext& context_;  // the worker's loop, configuration, counters
-    const std::uint64_t id_;        // in every message's pattern
-    const std::uint32_t index_;     // position in the worker (open-loop schedule)
-    const std::uint32_t pipeline_;  // K: slots, and messages in flight at most
-    const std::size_t size_;        // bytes per message
+    common::StreamSocket socket_{};  // TCP or Unix; libuv keeps its address
+    uv_connect_t connect_req_{};     // the connect, once
+    const ClientContext& context_;   // the worker's loop, configuration, counters
+    const std::uint64_t id_;         // in every message's pattern
+    const std::uint32_t index_;      // position in the worker (open-loop schedule)
+    const std::uint32_t pipeline_;   // K: slots, and messages in flight at most
+    const std::size_t size_;         // bytes per message
     State state_ = State::idle;
     StreamChecker checker_;                       // the echo stream: which message, how far
     std::vector<std::byte> send_buffer_;          // K slots of size_ bytes

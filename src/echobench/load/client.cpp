@@ -19,10 +19,10 @@ Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t ind
       latency_base_ns_(pipeline_, 0),
       writes_(pipeline_),
       first_counted_seq_(context.config->messages > 0 ? UINT64_MAX : 0) {
-    // uv_tcp_init makes no socket yet (AF_UNSPEC), so idle clients are cheap;
-    // from here on the handle exists and must be closed.
-    uv_tcp_init(context_.loop, &tcp_);
-    tcp_.data = this;
+    // No socket yet (connect makes it), so idle clients are cheap; from here
+    // on the handle exists and must be closed.
+    common::init_stream_socket(context_.loop, socket_, context_.local);
+    common::as_handle(socket_)->data = this;
     connect_req_.data = this;
     for (WriteRequest& w : writes_) {
         w.req.data = this;
@@ -39,7 +39,7 @@ void Client::connect(const sockaddr* address) {
     assert(state_ == State::idle);
     state_ = State::connecting;
     connect_started_ns_ = uv_hrtime();
-    int err = uv_tcp_connect(&connect_req_, &tcp_, address, after_connect);
+    int err = common::connect_stream(&connect_req_, socket_, address, after_connect);
     if (err != 0) {
         // EMFILE, EADDRNOTAVAIL (out of ports): no callback will come.
         context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(err)));
@@ -56,14 +56,18 @@ void Client::handle_connect(int status) {
         return;  // we closed it (drain or timeout) and have counted it already
     }
     if (status != 0) {
-        context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(status)));
+        // Unlike TCP's SYN, a Unix socket's connect does not wait for room
+        // in a full backlog: it fails at once.
+        bool backlog_full = status == UV_EAGAIN && context_.local;
+        context_.counters->count_connect_failed(
+            fmt::format("connect: {}{}", uv_strerror(status), backlog_full ? " (the server's backlog is full)" : ""));
         close();
         return;
     }
     state_ = State::open;
     context_.counters->count_connected();
     // Latency is the point: never let Nagle hold back a small message.
-    uv_tcp_nodelay(&tcp_, 1);
+    common::set_nodelay(socket_);
     last_progress_ns_ = uv_hrtime();
     if (int err = uv_read_start(stream(), on_alloc, on_read); err != 0) {
         fail_broken("read", err);
@@ -276,7 +280,7 @@ void Client::close() {
     bool was_open = state_ == State::open || state_ == State::draining;
     state_ = State::closing;
     context_.counters->count_closed(was_open);
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    uv_close(common::as_handle(socket_), on_close);
 }
 
 void Client::on_close(uv_handle_t* handle) {

@@ -271,7 +271,8 @@ int run_load(const BenchConfig& config, BenchResult& result) {
     sockaddr_storage target{};
     if (!common::make_address(config.host, config.port, target)) {
         // The option parser takes literals only: this is a bug if it shows.
-        fmt::print(stderr, "echobench: {}: not an IP address\n", common::format_address(config.host, config.port));
+        fmt::print(stderr, "echobench: {}: not an IP address or Unix socket path\n",
+                   common::format_address(config.host, config.port));
         return 1;
     }
     const std::uint32_t threads = std::min(config.threads, config.connections);

@@ -36,6 +36,7 @@ Worker::Worker(const BenchConfig& config, const Pattern& pattern, const sockaddr
       counters_(control, config.messages),
       read_buffer_(read_buffer_size) {
     context_.loop = &loop_;
+    context_.local = target.ss_family == AF_UNIX;
     context_.config = &config_;
     context_.pattern = &pattern;
     context_.read_buffer =

@@ -5,6 +5,7 @@
 #include "common/file.h"
 #include "common/parse.h"
 #include "common/uv_owner.h"
+#include "common/uv_socket.h"
 
 #include <uv.h>
 
@@ -62,10 +63,10 @@ private:
     void maybe_done();
     void fail(std::string message);
     void finish();
-    uv_stream_t* socket() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+    uv_stream_t* socket() { return common::as_stream(socket_); }
 
     uv_loop_t loop_{};
-    uv_tcp_t tcp_{};
+    common::StreamSocket socket_{};  // TCP or Unix
     uv_connect_t connect_req_{};
     uv_shutdown_t shutdown_req_{};
     uv_tty_t stdin_tty_{};                 // stdin is a terminal...
@@ -96,17 +97,18 @@ int InteractiveSession::run() {
     }
     sockaddr_storage address{};
     common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
-    uv_tcp_init(&loop_, &tcp_);
+    common::init_stream_socket(&loop_, socket_, address.ss_family == AF_UNIX);
     uv_timer_init(&loop_, &deadline_);
     uv_signal_init(&loop_, &sigint_);
-    tcp_.data = this;
+    common::as_handle(socket_)->data = this;
     deadline_.data = this;
     sigint_.data = this;
     connect_req_.data = this;
     shutdown_req_.data = this;
     file_req_.data = this;
     uv_signal_start(&sigint_, on_signal, SIGINT);
-    if (int err = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&address), after_connect);
+    if (int err =
+            common::connect_stream(&connect_req_, socket_, reinterpret_cast<const sockaddr*>(&address), after_connect);
         err != 0) {
         fail(fmt::format("connect: {}", uv_strerror(err)));
     } else {
@@ -139,7 +141,7 @@ void InteractiveSession::after_connect(uv_connect_t* req, int status) {
     }
     self->connected_ = true;
     uv_timer_stop(&self->deadline_);
-    uv_tcp_nodelay(&self->tcp_, 1);
+    common::set_nodelay(self->socket_);
     uv_read_start(self->socket(), on_alloc_socket, on_read_socket);
     self->start_stdin();
 }
@@ -360,7 +362,7 @@ void InteractiveSession::finish() {
         return;
     }
     finished_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    uv_close(common::as_handle(socket_), on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&deadline_), on_close);
     uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), on_close);
     if (stdin_stream_ != nullptr) {

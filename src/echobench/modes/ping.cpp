@@ -1,8 +1,9 @@
-// --ping: like ping(8), over one TCP connection to an echo server.
+// --ping: like ping(8), over one connection (TCP or Unix socket) to an echo server.
 #include "echobench/modes/ping.h"
 #include "common/address.h"
 #include "common/parse.h"
 #include "common/uv_owner.h"
+#include "common/uv_socket.h"
 #include "echobench/load/pattern.h"
 
 #include <uv.h>
@@ -54,7 +55,7 @@ private:
     std::byte* slot(std::uint64_t seq) { return send_buffer_.data() + (seq % ping_slots) * config_.size; }
 
     uv_loop_t loop_{};
-    uv_tcp_t tcp_{};
+    common::StreamSocket socket_{};  // TCP or Unix
     uv_connect_t connect_req_{};
     uv_timer_t interval_{};  // one message per tick
     uv_timer_t deadline_{};  // --count sent: how long to wait for the last replies
@@ -86,12 +87,12 @@ int PingSession::run() {
     }
     sockaddr_storage address{};
     common::make_address(config_.host, config_.port, address);  // a literal, checked by the parser
-    uv_tcp_init(&loop_, &tcp_);
+    common::init_stream_socket(&loop_, socket_, address.ss_family == AF_UNIX);
     uv_timer_init(&loop_, &interval_);
     uv_timer_init(&loop_, &deadline_);
     uv_signal_init(&loop_, &sigint_);
     uv_signal_init(&loop_, &sigterm_);
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&interval_),
+    for (uv_handle_t* h : {common::as_handle(socket_), reinterpret_cast<uv_handle_t*>(&interval_),
                            reinterpret_cast<uv_handle_t*>(&deadline_), reinterpret_cast<uv_handle_t*>(&sigint_),
                            reinterpret_cast<uv_handle_t*>(&sigterm_)}) {
         h->data = this;
@@ -103,7 +104,8 @@ int PingSession::run() {
     uv_signal_start(&sigint_, on_signal, SIGINT);
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     start_ns_ = uv_hrtime();
-    if (int err = uv_tcp_connect(&connect_req_, &tcp_, reinterpret_cast<const sockaddr*>(&address), after_connect);
+    if (int err =
+            common::connect_stream(&connect_req_, socket_, reinterpret_cast<const sockaddr*>(&address), after_connect);
         err != 0) {
         fail(fmt::format("connect: {}", uv_strerror(err)));
     } else {
@@ -147,8 +149,8 @@ void PingSession::after_connect(uv_connect_t* req, int status) {
     }
     self->connected_ = true;
     uv_timer_stop(&self->deadline_);  // it was the connect timeout
-    uv_tcp_nodelay(&self->tcp_, 1);
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), on_alloc, on_read);
+    common::set_nodelay(self->socket_);
+    uv_read_start(common::as_stream(self->socket_), on_alloc, on_read);
     fmt::print("ECHOBENCH {}: {}-byte messages\n", self->target_, self->config_.size);
     std::fflush(stdout);
     // uv timers count whole milliseconds.
@@ -173,8 +175,7 @@ void PingSession::send_one() {
     pattern_.fill(0, seq, {slot(seq), config_.size});
     sent_at_ns_[seq % ping_slots] = uv_hrtime();
     uv_buf_t buf = uv_buf_init(reinterpret_cast<char*>(slot(seq)), static_cast<unsigned>(config_.size));
-    if (int err = uv_write(&writes_[seq % ping_slots], reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, after_write);
-        err != 0) {
+    if (int err = uv_write(&writes_[seq % ping_slots], common::as_stream(socket_), &buf, 1, after_write); err != 0) {
         fail(fmt::format("write: {}", uv_strerror(err)));
         return;
     }
@@ -283,7 +284,7 @@ void PingSession::finish() {
         return;
     }
     finished_ = true;
-    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&tcp_), reinterpret_cast<uv_handle_t*>(&interval_),
+    for (uv_handle_t* h : {common::as_handle(socket_), reinterpret_cast<uv_handle_t*>(&interval_),
                            reinterpret_cast<uv_handle_t*>(&deadline_), reinterpret_cast<uv_handle_t*>(&sigint_),
                            reinterpret_cast<uv_handle_t*>(&sigterm_)}) {
         uv_close(h, on_close);

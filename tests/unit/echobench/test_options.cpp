@@ -221,3 +221,20 @@ TEST_CASE("usage errors name the option, in one line") {
         CHECK(e.find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("-H unix:PATH: a Unix stream socket, in every mode") {
+    CHECK(config_of({"-H", "unix:/run/echod.sock"}).host == "unix:/run/echod.sock");
+    CHECK(config_of({"--host=unix:echod.sock", "-p", "9"}).host == "unix:echod.sock");
+    CHECK(config_of({"--ping", "-H", "unix:/tmp/e.sock"}).mode == Mode::ping);
+    CHECK(config_of({"--interactive", "-H", "unix:/tmp/e.sock"}).mode == Mode::interactive);
+
+    std::string fits = "unix:/" + std::string(106, 'x');  // a 107-byte path: the most sun_path holds
+    CHECK(config_of({"-H", fits.c_str()}).host == fits);
+    std::string over = fits + "y";
+    CHECK(error_of({"-H", over.c_str()}) ==
+          usage("--host: '" + over.substr(0, 60) +
+                "...': the path is 108 bytes, more than the 107 a Unix socket address holds"));
+    CHECK(error_of({"-H", "unix:"}) == usage("--host: 'unix:' needs a path (unix:PATH)"));
+    CHECK(error_of({"-H", "/tmp/e.sock"}) ==
+          usage("--host: '/tmp/e.sock' is not an IPv4 or IPv6 address literal (a Unix socket is unix:/tmp/e.sock)"));
+}
