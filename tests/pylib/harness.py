@@ -22,6 +22,8 @@ import time
 import unittest
 
 READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
+# The ready line of a Unix socket listener (--listen unix:PATH).
+UNIX_READY = re.compile(r"listening on unix:(.*) \(backlog ")
 
 # The end of every usage error line (exit 2).
 HINT = "(see 'echod --help')"
@@ -65,7 +67,9 @@ class Echod:
     """A running echod. Use as a context manager; stops (SIGKILL if it must)
     the process it started, by PID, on exit.
 
-    args come after "--port 0", so a "--port N" among them overrides it."""
+    args come after "--port 0", so a "--port N" among them overrides it.
+    Ready at its first ready line: host and port are the first IP
+    listener's (None before one), unix_paths the Unix sockets' so far."""
 
     def __init__(self, binary, *args, ready_timeout=10.0, **popen_kwargs):
         self.binary = binary
@@ -83,12 +87,13 @@ class Echod:
         self._ready = threading.Event()
         self.host = None
         self.port = None
+        self.unix_paths = []
         self._reader = threading.Thread(target=self._read_stderr, daemon=True)
         self._reader.start()
         if not self._ready.wait(ready_timeout):
             self.kill()
             raise RuntimeError(f"echod did not print a ready line: {self.lines!r}")
-        if self.port is None:
+        if self.port is None and not self.unix_paths:
             self.kill()
             raise RuntimeError(f"echod exited before listening: {self.lines!r}")
 
@@ -102,6 +107,12 @@ class Echod:
                 self.host = m.group(1).strip("[]")
                 self.port = int(m.group(2))
                 self._ready.set()
+            u = UNIX_READY.search(line)
+            if u:
+                if self.ready_line is None:
+                    self.ready_line = line
+                self.unix_paths.append(u.group(1))
+                self._ready.set()
         self._ready.set()  # EOF: exited
 
     @property
@@ -110,12 +121,16 @@ class Echod:
 
     @property
     def family(self):
+        if self.host is None:
+            return socket.AF_UNIX
         return socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
     def connect(self, timeout=10.0):
+        """A connection to the first IP listener, or to the first Unix
+        socket when there is none."""
         s = socket.socket(self.family, socket.SOCK_STREAM)
         s.settimeout(timeout)
-        s.connect((self.host, self.port))
+        s.connect(self.unix_paths[0] if self.host is None else (self.host, self.port))
         return s
 
     def signal(self, signum):

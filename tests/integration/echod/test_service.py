@@ -315,7 +315,7 @@ class Systemd(EchodTestCase):
                               capture_output=True, text=True, timeout=10, preexec_fn=fds_to_3([udp]),
                               pass_fds=(3,))
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("cannot listen on inherited fd 3: not a TCP socket", proc.stderr)
+        self.assertIn("cannot listen on inherited fd 3: not a TCP or Unix stream socket", proc.stderr)
 
     def test_variables_for_another_pid_are_ignored(self):
         d = self.start(env=dict(os.environ, LISTEN_PID="1", LISTEN_FDS="1"))
