@@ -369,20 +369,7 @@ class Composes(ProxyTestCase):
         self.assert_clean_stop(d)
 
     def test_socket_activation(self):
-        port = harness.free_port()
-        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", self.binary,
-                                 "--proxy-protocol"],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(proc.stderr.close)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except ConnectionRefusedError:
-                self.assertLess(time.monotonic(), deadline, "systemd-socket-activate did not listen")
-                time.sleep(0.02)
+        proc, port, client = self.socket_activated("--proxy-protocol")
         with client:
             client.sendall(b"PROXY UNKNOWN\r\nactivated")
             self.assertEqual(recv_exactly(client, 9, time.monotonic() + 10), b"activated")
