@@ -26,6 +26,7 @@ struct Config {
     bool reuseport = false;                           // SO_REUSEPORT, to share the port with other processes
     std::uint32_t workers = 1;                        // processes serving the port (SO_REUSEPORT), 1..256
     bool udp = false;                                 // also serve UDP echo (RFC 862) on each address
+    bool proxy_protocol = false;                      // every TCP connection starts with a PROXY header (v1 or v2)
     std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
     double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
     double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain
@@ -72,7 +73,8 @@ std::optional<std::string> read_config_file(const std::string& path, std::string
 CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_config_file);
 
 // Applies a config file's text: `key = value` lines with the long option
-// names, blank lines and '#' comments; reuseaddr and udp take true/false;
+// names, blank lines and '#' comments; reuseaddr, reuseport, udp and
+// proxy-protocol take true/false;
 // listen may repeat. Returns "" or the one-line error naming path, line and
 // key.
 std::string apply_config_text(std::string_view text, std::string_view path, Config& config);

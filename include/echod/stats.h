@@ -28,6 +28,7 @@ struct Stats {
     std::uint64_t udp_out = 0;              // datagrams sent back
     std::uint64_t udp_dropped = 0;          // not sent back: socket full, truncated, or over delay's queue
     std::uint64_t fault_connections = 0;    // --fault: connections chosen to misbehave
+    std::uint64_t proxy_errors = 0;         // --proxy-protocol: headers malformed, too long or late (closed unechoed)
     // --fault, by Fault: writes cut by slice, waits imposed by delay and
     // rate, connections ended by close, reset and stall, datagrams dropped.
     std::array<std::uint64_t, fault_kinds> faults{};

@@ -13,22 +13,6 @@
 #include <cassert>
 
 namespace echod {
-namespace {
-
-std::string peer_and_local(uv_tcp_t* tcp) {
-    sockaddr_storage peer{};
-    sockaddr_storage local{};
-    int peer_len = sizeof peer;
-    int local_len = sizeof local;
-    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-        uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
-        return "?";
-    }
-    return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
-                       common::format_address(reinterpret_cast<sockaddr*>(&local)));
-}
-
-}  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
     tcp_.data = this;
@@ -52,21 +36,42 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
     }
     // Echo latency matters more than packet count: never hold back a small write.
     uv_tcp_nodelay(&connection->tcp_, 1);
+    if (context.proxy != nullptr) {
+        connection->await_proxy_header();  // the echo begins once the header names the client
+        return connection;
+    }
     if (common::log_enabled(common::LogLevel::debug)) {
-        common::log_debug("accepted {}", peer_and_local(&connection->tcp_));
+        common::log_debug("accepted {}", connection->peer_and_local());
     }
-    if (context.faults != nullptr) {
-        connection->draw_faults();
-    }
-    connection->start_reading();
-    if (connection->faults_ && !connection->closing()) {
-        connection->write_shaped();  // close=0, reset=0, stall=0 end here
-    }
+    connection->begin_echo();
     return connection;
 }
 
+std::string Connection::peer_and_local() {
+    sockaddr_storage peer{};
+    sockaddr_storage local{};
+    int peer_len = sizeof peer;
+    int local_len = sizeof local;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+        return "?";
+    }
+    return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
+                       common::format_address(reinterpret_cast<sockaddr*>(&local)));
+}
+
+void Connection::begin_echo() {
+    if (context_.faults != nullptr) {
+        draw_faults();
+    }
+    start_reading();
+    if (faults_ && !closing()) {
+        write_shaped();  // close=0, reset=0, stall=0 end here
+    }
+}
+
 void Connection::start_reading() {
-    int err = uv_read_start(stream(), on_alloc, on_read);
+    int err = uv_read_start(stream(), on_alloc, proxy_ ? on_header_read : on_read);
     if (err != 0) {
         common::log_debug("uv_read_start: {}", uv_strerror(err));
         close();
@@ -337,6 +342,9 @@ void Connection::return_ring_if_idle() {
 }
 
 void Connection::begin_drain() {
+    if (proxy_) {
+        end_header_phase();  // nothing to echo yet: FIN, and drop what comes
+    }
     if (state_ == State::stalled) {
         close();  // a stall is silence on purpose: the drain does not wait for it
         return;
@@ -357,6 +365,9 @@ void Connection::close() {
     state_ = State::closing;
     if (faults_) {
         context_.faults->clock.cancel(faults_->timer);
+    }
+    if (proxy_) {
+        end_header_phase();
     }
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }

@@ -30,6 +30,7 @@ enum LongOnly : int {
     opt_fault,
     opt_fault_share,
     opt_fault_seed,
+    opt_proxy_protocol,
 };
 
 constexpr option long_options[] = {
@@ -50,6 +51,7 @@ constexpr option long_options[] = {
     {"fault", required_argument, nullptr, opt_fault},
     {"fault-share", required_argument, nullptr, opt_fault_share},
     {"fault-seed", required_argument, nullptr, opt_fault_seed},
+    {"proxy-protocol", no_argument, nullptr, opt_proxy_protocol},
     {"config", required_argument, nullptr, opt_config},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
@@ -123,6 +125,9 @@ std::string apply(int value, const char* arg, Config& config) {
             return {};
         case opt_reuseport:
             config.reuseport = true;
+            return {};
+        case opt_proxy_protocol:
+            config.proxy_protocol = true;
             return {};
         case opt_workers:
             return number(1, max_workers, config.workers);
@@ -283,13 +288,13 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
         std::string key(trim(line.substr(0, equals)));
         std::string value(trim(line.substr(equals + 1)));
 
-        // Every long option that takes a value, and two switches as booleans;
+        // Every long option that takes a value, and the switches as booleans;
         // not help, version, config itself, or the -v/-q shorthands.
         const option* found = nullptr;
         for (const option& o : long_options) {
             if (o.name != nullptr && key == o.name && o.val != opt_config &&
                 (o.has_arg == required_argument || o.val == opt_reuseaddr || o.val == opt_udp ||
-                 o.val == opt_reuseport)) {
+                 o.val == opt_reuseport || o.val == opt_proxy_protocol)) {
                 found = &o;
             }
         }
@@ -301,8 +306,10 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
             if (value == "true") {
                 // as given
             } else if (value == "false") {
-                if (option_value == opt_udp || option_value == opt_reuseport) {
-                    (option_value == opt_udp ? config.udp : config.reuseport) = false;
+                if (option_value == opt_udp || option_value == opt_reuseport || option_value == opt_proxy_protocol) {
+                    (option_value == opt_udp         ? config.udp
+                     : option_value == opt_reuseport ? config.reuseport
+                                                     : config.proxy_protocol) = false;
                     continue;
                 }
                 option_value = opt_no_reuseaddr;
@@ -400,6 +407,10 @@ std::string help_text() {
         "      --udp                also serve UDP echo (RFC 862) on the same addresses\n"
         "                           and port; off by default: on a public address a UDP\n"
         "                           echo is a reflection amplifier\n"
+        "      --proxy-protocol     every connection starts with a PROXY protocol header\n"
+        "                           (v1 or v2, as HAProxy's send-proxy or send-proxy-v2\n"
+        "                           write it): consumed, never echoed; logs name the\n"
+        "                           client it carries. Only behind a balancer you trust\n"
         "      --max-connections N  connections served at once, 1..1000000; more are\n"
         "                           accepted and closed at once (default {})\n"
         "      --idle-timeout SECONDS\n"
@@ -425,8 +436,9 @@ std::string help_text() {
         "      --fault-seed N       seed of every random draw of the faults, to replay\n"
         "                           a run (default: drawn at start, and logged)\n"
         "      --config FILE        read options from FILE: 'key = value' lines with\n"
-        "                           the long option names, '#' comments; reuseaddr and\n"
-        "                           udp take true or false; the command line wins\n"
+        "                           the long option names, '#' comments; reuseaddr,\n"
+        "                           reuseport, udp and proxy-protocol take true or\n"
+        "                           false; the command line wins\n"
         "      --log-level LEVEL    error, warn, info or debug (default {})\n"
         "  -v, --verbose            same as --log-level debug\n"
         "  -q, --quiet              same as --log-level warn\n"

@@ -43,10 +43,12 @@ Server::Server(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
       faults_(config.faults.any() ? std::make_unique<FaultContext>(loop_, config.faults) : nullptr),
+      proxy_(config.proxy_protocol ? std::make_unique<ProxyContext>(loop_) : nullptr),
       context_(loop_, config.buffer_size, uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
       listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size()), faults_.get()),
       metrics_(loop_, config_, [this] { return snapshot(); }) {
     context_.faults = faults_.get();
+    context_.proxy = proxy_.get();
 }
 
 int Server::run() {
@@ -56,6 +58,9 @@ int Server::run() {
     handle_signals();
     if (!listeners_.start(on_connection, this)) {
         return fail_start();
+    }
+    if (proxy_) {
+        common::log_info("--proxy-protocol: every connection must start with a PROXY header (v1 or v2)");
     }
     notify_ready();
     start_idle_sweep();
@@ -252,6 +257,9 @@ void Server::close_own_handles() {
     metrics_.close();
     if (faults_) {
         faults_->clock.close();
+    }
+    if (proxy_) {
+        proxy_->deadlines.close();
     }
     for (uv_handle_t* handle : {as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sigusr1_),
                                 as_handle(&drain_timer_), as_handle(&idle_timer_)}) {

@@ -15,6 +15,9 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
     if (now.udp_in != 0) {
         line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
     }
+    if (now.proxy_errors != 0) {
+        line += fmt::format("; {} PROXY header errors", now.proxy_errors);
+    }
     bool faulty = now.fault_connections != 0;
     for (std::uint64_t count : now.faults) {
         faulty = faulty || count != 0;
@@ -58,6 +61,10 @@ std::string format_prometheus(const Stats& s) {
     metric("udp_sent_datagrams_total", "counter", "UDP datagrams echoed.", s.udp_out);
     metric("udp_dropped_datagrams_total", "counter",
            "UDP datagrams not echoed (socket full, truncated, or over the delay queue).", s.udp_dropped);
+    metric("proxy_errors_total", "counter",
+           "PROXY protocol headers malformed, too long or not complete in time (--proxy-protocol): connections "
+           "closed unechoed.",
+           s.proxy_errors);
     metric("fault_connections_total", "counter", "Connections chosen to misbehave by --fault.", s.fault_connections);
     fmt::format_to(std::back_inserter(out),
                    "# HELP echod_faults_total Faults applied on purpose (--fault): writes cut by slice, waits of delay "

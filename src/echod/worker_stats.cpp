@@ -28,6 +28,7 @@ void add_counters(Stats& sum, const Stats& s) {
     sum.udp_out += s.udp_out;
     sum.udp_dropped += s.udp_dropped;
     sum.fault_connections += s.fault_connections;
+    sum.proxy_errors += s.proxy_errors;
     for (std::size_t i = 0; i < fault_kinds; ++i) {
         sum.faults[i] += s.faults[i];
     }

@@ -601,6 +601,29 @@ class EchodTestCase(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
+    def socket_activated(self, *args):
+        """echod ARGS under systemd's own systemd-socket-activate, on a free
+        127.0.0.1 port: it listens, and on the first connection execs echod
+        in its place with the socket on fd 3 and LISTEN_PID set. Returns
+        (the process, with stderr piped; the port; that first connection).
+        The process is killed (if still running) and its stderr closed when
+        the test ends."""
+        port = free_port()
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", self.binary, *args],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "systemd-socket-activate did not listen")
+                time.sleep(0.02)
+        self.addCleanup(client.close)
+        return proc, port, client
+
     def assert_clean_stop(self, d, timeout=10.0):
         """SIGTERM; echod must exit 0 with a summary line and no sanitizer report."""
         rc = d.stop(timeout)

@@ -74,6 +74,12 @@ TEST_CASE("every option, long and short, both value spellings") {
         CHECK_FALSE(config_of({}).udp);
         CHECK(config_of({"--udp"}).udp);
     }
+    SUBCASE("proxy-protocol") {
+        CHECK_FALSE(config_of({}).proxy_protocol);
+        CHECK(config_of({"--proxy-protocol"}).proxy_protocol);
+        CHECK(config_of({"--proxy-protocol", "--workers", "2"}).proxy_protocol);
+        CHECK(error_of({"--proxy-protocol=v2"}) == usage("--proxy-protocol: takes no value"));
+    }
     SUBCASE("stats") {
         CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
         CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");
@@ -193,6 +199,7 @@ TEST_CASE("help lists every option with its default") {
                              "--port",
                              "--udp",
                              "--reuseport",
+                             "--proxy-protocol",
                              "--workers",
                              "--backlog",
                              "--buffer-size",
@@ -255,6 +262,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
         "reuseaddr = false\n"
         "udp = true\n"
         "reuseport = true\n"
+        "proxy-protocol = true\n"
         "workers = 1\n"
         "max-connections = 500\n"
         "idle-timeout = 30\n"
@@ -271,6 +279,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK_FALSE(c.reuseaddr);
     CHECK(c.udp);
     CHECK(c.reuseport);
+    CHECK(c.proxy_protocol);
     CHECK(c.workers == 1);
     CHECK(c.max_connections == 500);
     CHECK(c.idle_timeout_s == 30);
@@ -280,11 +289,21 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK(c.log_level == common::LogLevel::warn);
 }
 
+TEST_CASE("config file: the switches take true and false") {
+    Config c;
+    CHECK(echod::apply_config_text("proxy-protocol = true\n", "echod.conf", c) == "");
+    CHECK(c.proxy_protocol);
+    CHECK(echod::apply_config_text("proxy-protocol = false\nudp = false\n", "echod.conf", c) == "");
+    CHECK_FALSE(c.proxy_protocol);
+    CHECK_FALSE(c.udp);
+}
+
 TEST_CASE("config file errors name the file, the line and the key") {
     CHECK(config_error("port = 1\nbakclog = 5\n") == usage("echod.conf:2: 'bakclog': unknown key"));
     CHECK(config_error("\n\nbacklog = 0\n") == usage("echod.conf:3: backlog: 0 is out of range 1..65535"));
     CHECK(config_error("port 7007\n") == usage("echod.conf:1: expected 'key = value', got 'port 7007'"));
     CHECK(config_error("udp = yes\n") == usage("echod.conf:1: udp: 'yes' is not true or false"));
+    CHECK(config_error("proxy-protocol = 2\n") == usage("echod.conf:1: proxy-protocol: '2' is not true or false"));
     CHECK(config_error("listen = localhost\n") ==
           usage("echod.conf:1: listen: 'localhost' is not an IPv4 or IPv6 address literal"));
     // Not options a file can set.

@@ -57,8 +57,18 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
             ++samples;
         }
     }
-    CHECK(samples == 17 + echod::fault_kinds);
+    CHECK(samples == 18 + echod::fault_kinds);
     CHECK(text.ends_with("\n"));
+}
+
+TEST_CASE("PROXY header errors: a counter in the metrics, and a part of the stats line once any is counted") {
+    Stats s;
+    CHECK(echod::format_stats_line(s, s, 0).find("PROXY") == std::string::npos);
+    CHECK(echod::format_prometheus(s).find("echod_proxy_errors_total 0\n") != std::string::npos);
+    s.proxy_errors = 4;
+    CHECK(echod::format_prometheus(s).find("# TYPE echod_proxy_errors_total counter\necho"
+                                           "d_proxy_errors_total 4\n") != std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find("; 4 PROXY header errors") != std::string::npos);
 }
 
 TEST_CASE("faults: a counter per fault in the metrics, and a part of the stats line once any is counted") {
