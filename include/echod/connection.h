@@ -66,16 +66,18 @@ struct ProxyContext {
 inline constexpr std::uint64_t proxy_header_timeout_us = 5'000'000;
 
 struct ConnectionContext {
-    ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, uv_buf_t discard, std::function<void()> on_closed)
+    ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, std::size_t max_rings, uv_buf_t discard,
+                      std::function<void()> on_closed)
         : loop(loop),
-          rings(ring_capacity, default_max_pooled(ring_capacity)),
+          rings(ring_capacity, default_max_pooled(ring_capacity), max_rings),
           discard(discard),
           on_closed(std::move(on_closed)) {}
     ConnectionContext(const ConnectionContext&) = delete;
     ConnectionContext& operator=(const ConnectionContext&) = delete;
 
     uv_loop_t* loop;                  // every connection's handles live here
-    RingPool rings;                   // lends a ring while bytes are in flight
+    RingPool rings;                   // lends a ring while bytes are in flight, within the budget
+    RingWaiters ring_waiters;         // connections with bytes to read and no ring to read into
     Stats stats;                      // counters the connection bumps itself
     ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
@@ -161,10 +163,14 @@ private:
     PeerState peer();   // asked of TCP, for a connection that does not read
     void watch_peer();  // held bytes and no reading: wake within peer_check_us to ask
     static void on_fault_timer(void* self);
-    void finish_if_flushed();         // flushing and nothing left: half-close
-    void return_ring_if_idle();       // empty and no write in flight: back to the pool
-    std::size_t kernel_send_queue();  // bytes written but not yet sent (Linux; 0 elsewhere)
-    std::string peer_and_local();     // "192.0.2.1:56324 -> 127.0.0.1:7007" as the socket sees it
+    void finish_if_flushed();                                // flushing and nothing left: half-close
+    void return_ring_if_idle();                              // empty and no write in flight: back to the pool
+    void give_back_ring();                                   // to the pool, and on to the longest waiting connection
+    void wait_for_ring();                                    // the budget is spent: stop reading, join the queue
+    void take_ring(std::unique_ptr<RingBuffer> ring);        // our turn: the carried byte, then reading
+    static void hand_out_rings(ConnectionContext& context);  // to the waiters, first come first served
+    std::size_t kernel_send_queue();                         // bytes written but not yet sent (Linux; 0 elsewhere)
+    std::string peer_and_local();  // "192.0.2.1:56324 -> 127.0.0.1:7007" as the socket sees it
 
     // --proxy-protocol (connection_proxy.cpp).
     void await_proxy_header();  // at accept: the header's reader and deadline
@@ -182,17 +188,22 @@ private:
     }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
-    uv_tcp_t tcp_{};                      // the socket; libuv keeps its address
-    uv_write_t write_req_{};              // the one write in flight, if any
-    uv_shutdown_t shutdown_req_{};        // the half-close, once
-    ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
-    std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
+    uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
+    uv_write_t write_req_{};            // the one write in flight, if any
+    uv_shutdown_t shutdown_req_{};      // the half-close, once
+    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
+    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
+    struct RingWait : RingWaiters::Node {
+        Connection* connection = nullptr;
+    } ring_wait_;                         // our place in context_.ring_waiters
     std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
     std::unique_ptr<ProxyPhase> proxy_;   // --proxy-protocol, until the header is read; then nullptr
     State state_ = State::open;
-    bool reading_ = false;               // uv_read_start is active
-    bool paused_ = false;                // not reading because the ring is full
-    bool peer_eof_ = false;              // the peer half-closed (or closed)
+    bool reading_ = false;   // uv_read_start is active
+    bool paused_ = false;    // not reading because the ring is full
+    bool peer_eof_ = false;  // the peer half-closed (or closed)
+    bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
+    char carry_ = 0;
     std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
     std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
     std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at

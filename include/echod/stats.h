@@ -37,7 +37,9 @@ struct Stats {
     std::uint64_t paused = 0;       // connections not reading because their ring is full
     std::uint64_t rings_in_use = 0;
     std::uint64_t rings_pooled = 0;
-    std::uint64_t ring_bytes = 0;  // bytes per ring (--buffer-size)
+    std::uint64_t ring_bytes = 0;     // bytes per ring (--buffer-size)
+    std::uint64_t rings_waiting = 0;  // connections waiting for a ring (--max-buffer-memory spent)
+    std::uint64_t ring_budget = 0;    // --max-buffer-memory, bytes
 };
 
 // One line: gauges, totals, and rates over the `seconds` since `before`

@@ -15,6 +15,7 @@
 namespace echod {
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
+    ring_wait_.connection = this;
     tcp_.data = this;
     write_req_.data = this;
     shutdown_req_.data = this;
@@ -85,6 +86,7 @@ void Connection::stop_reading() {
         uv_read_stop(stream());
         reading_ = false;
     }
+    context_.ring_waiters.remove(ring_wait_);
     if (paused_) {
         paused_ = false;
         --context_.stats.paused;
@@ -120,6 +122,14 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
     }
     if (!self->ring_) {
         self->ring_ = self->context_.rings.acquire();
+        if (!self->ring_) {
+            // --max-buffer-memory is spent. Read one byte at most, into
+            // carry_: if one comes, handle_read queues us for a ring; an
+            // EOF or error is handled as always; and libuv's read loop never
+            // spins on an empty buffer.
+            *buf = uv_buf_init(&self->carry_, 1);
+            return;
+        }
     }
     // libuv reads straight into the ring's free space. An empty buffer (full
     // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
@@ -146,6 +156,11 @@ void Connection::handle_read(ssize_t nread) {
     }
     if (nread > 0 && state_ == State::discarding) {
         return;  // the drain drops input after our FIN
+    }
+    if (nread > 0 && !ring_) {
+        carrying_ = true;  // one byte, read into carry_ with the budget spent
+        wait_for_ring();
+        return;
     }
     if (nread > 0) {
         ring_->commit(static_cast<std::size_t>(nread));
@@ -337,13 +352,64 @@ std::size_t Connection::kernel_send_queue() {
 
 void Connection::return_ring_if_idle() {
     if (ring_ && ring_->empty() && write_in_flight_ == 0) {
-        context_.rings.release(std::move(ring_));
+        give_back_ring();
+    }
+}
+
+void Connection::give_back_ring() {
+    context_.rings.release(std::move(ring_));
+    if (!context_.ring_waiters.empty()) {
+        hand_out_rings(context_);
+    }
+}
+
+void Connection::wait_for_ring() {
+    // --max-buffer-memory is lent out: like a full ring, the peer's bytes
+    // wait in the kernel, and TCP holds the peer back. The next ring given
+    // back is ours, in the order we came.
+    if (reading_) {
+        uv_read_stop(stream());
+        reading_ = false;
+    }
+    context_.ring_waiters.push(ring_wait_);
+}
+
+void Connection::hand_out_rings(ConnectionContext& context) {
+    // A loop, not a recursion: a waiter that echoes its byte at once gives
+    // the ring straight back for the next one.
+    while (!context.ring_waiters.empty()) {
+        std::unique_ptr<RingBuffer> ring = context.rings.acquire();
+        if (!ring) {
+            return;
+        }
+        static_cast<RingWait*>(context.ring_waiters.pop())->connection->take_ring(std::move(ring));
+    }
+}
+
+void Connection::take_ring(std::unique_ptr<RingBuffer> ring) {
+    ring_ = std::move(ring);
+    ring_->writable_spans()[0][0] = carry_;
+    ring_->commit(1);
+    carrying_ = false;
+    if (state_ == State::open) {
+        start_reading();
+    }
+    write_ring();
+    if (ring_ && ring_->empty() && write_in_flight_ == 0) {
+        context_.rings.release(std::move(ring_));  // hand_out_rings passes it on
+        finish_if_flushed();
     }
 }
 
 void Connection::begin_drain() {
     if (proxy_) {
         end_header_phase();  // nothing to echo yet: FIN, and drop what comes
+    }
+    if (carrying_ && state_ == State::open) {
+        // A byte read without a ring: it is echoed (then FIN) once a ring
+        // comes; the place in the queue stays.
+        state_ = State::flushing;
+        return;
     }
     if (state_ == State::stalled) {
         close();  // a stall is silence on purpose: the drain does not wait for it
@@ -375,7 +441,7 @@ void Connection::close() {
 void Connection::on_close(uv_handle_t* handle) {
     Connection* self = common::owner_of<Connection>(handle);
     if (self->ring_) {
-        self->context_.rings.release(std::move(self->ring_));
+        self->give_back_ring();
     }
     common::log_debug("closed after echoing {} bytes", self->bytes_echoed_);
     ConnectionContext& context = self->context_;

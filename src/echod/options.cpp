@@ -31,6 +31,7 @@ enum LongOnly : int {
     opt_fault_share,
     opt_fault_seed,
     opt_proxy_protocol,
+    opt_max_buffer_memory,
 };
 
 constexpr option long_options[] = {
@@ -41,6 +42,7 @@ constexpr option long_options[] = {
     {"reuseaddr", no_argument, nullptr, opt_reuseaddr},
     {"no-reuseaddr", no_argument, nullptr, opt_no_reuseaddr},
     {"max-connections", required_argument, nullptr, opt_max_connections},
+    {"max-buffer-memory", required_argument, nullptr, opt_max_buffer_memory},
     {"idle-timeout", required_argument, nullptr, opt_idle_timeout},
     {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
@@ -79,6 +81,14 @@ std::string apply(int value, const char* arg, Config& config) {
         field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
         return {};
     };
+    auto size = [&](std::uint64_t min, std::uint64_t max, auto& field) -> std::string {
+        auto parsed = common::parse_size(arg, min, max);
+        if (auto* error = std::get_if<common::ParseError>(&parsed)) {
+            return error->reason;
+        }
+        field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
+        return {};
+    };
     auto seconds = [&](double min, double max, double& field) -> std::string {
         auto parsed = common::parse_seconds(arg, min, max);
         if (auto* error = std::get_if<common::ParseError>(&parsed)) {
@@ -98,14 +108,10 @@ std::string apply(int value, const char* arg, Config& config) {
             return number(0, 65535, config.port);
         case 'b':
             return number(1, 65535, config.backlog);
-        case 'B': {
-            auto parsed = common::parse_size(arg, min_buffer_size, max_buffer_size);
-            if (auto* error = std::get_if<common::ParseError>(&parsed)) {
-                return error->reason;
-            }
-            config.buffer_size = std::get<std::uint64_t>(parsed);
-            return {};
-        }
+        case 'B':
+            return size(min_buffer_size, max_buffer_size, config.buffer_size);
+        case opt_max_buffer_memory:
+            return size(min_buffer_size, max_max_buffer_memory, config.max_buffer_memory);
         case opt_max_connections:
             return number(1, max_max_connections, config.max_connections);
         case opt_idle_timeout:
@@ -413,6 +419,10 @@ std::string help_text() {
         "                           client it carries. Only behind a balancer you trust\n"
         "      --max-connections N  connections served at once, 1..1000000; more are\n"
         "                           accepted and closed at once (default {})\n"
+        "      --max-buffer-memory SIZE\n"
+        "                           the rings lent at once add up to at most SIZE (at\n"
+        "                           least one ring); a connection that needs one waits,\n"
+        "                           not reading, for the next returned (default {})\n"
         "      --idle-timeout SECONDS\n"
         "                           close a connection after this long with no byte\n"
         "                           in either direction; 0 is never (default {:g})\n"
@@ -450,8 +460,9 @@ std::string help_text() {
         "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
         "error.\n",
         defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
-        defaults.workers, defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s,
-        defaults.stats_interval_s, default_metrics_interval_s, defaults.faults.share, to_string(defaults.log_level));
+        defaults.workers, defaults.max_connections, common::format_size(defaults.max_buffer_memory),
+        defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s, default_metrics_interval_s,
+        defaults.faults.share, to_string(defaults.log_level));
 }
 
 }  // namespace echod

@@ -44,7 +44,8 @@ Server::Server(uv_loop_t* loop, const Config& config)
       config_(config),
       faults_(config.faults.any() ? std::make_unique<FaultContext>(loop_, config.faults) : nullptr),
       proxy_(config.proxy_protocol ? std::make_unique<ProxyContext>(loop_) : nullptr),
-      context_(loop_, config.buffer_size, uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
+      context_(loop_, config.buffer_size, rings_in_budget(config.buffer_size, config.max_buffer_memory),
+               uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
       listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size()), faults_.get()),
       metrics_(loop_, config_, [this] { return snapshot(); }) {
     context_.faults = faults_.get();
@@ -198,6 +199,8 @@ Stats Server::snapshot() const {
     now.rings_in_use = context_.rings.in_use();
     now.rings_pooled = context_.rings.pooled();
     now.ring_bytes = context_.rings.ring_capacity();
+    now.rings_waiting = context_.ring_waiters.size();
+    now.ring_budget = config_.max_buffer_memory;
     return now;
 }
 

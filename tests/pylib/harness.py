@@ -112,8 +112,12 @@ class Echod:
     def family(self):
         return socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
-    def connect(self, timeout=10.0):
+    def connect(self, timeout=10.0, rcvbuf=None):
+        """A connected client; rcvbuf sets SO_RCVBUF before connecting (a
+        small one keeps echod's echo from draining into the client)."""
         s = socket.socket(self.family, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.settimeout(timeout)
         s.connect((self.host, self.port))
         return s
@@ -146,6 +150,19 @@ class Echod:
                 raise AssertionError(f"no stderr line matching {pattern!r} within {timeout} s:\n"
                                      + self.stderr_text())
             time.sleep(0.01)
+
+    def wait_for_stats(self, pattern, timeout=10.0):
+        """Asks for a stats line (SIGUSR1) every 0.2 s until one matches the
+        regex pattern, and returns it; AssertionError after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            start = len(self.lines)
+            self.signal(signal.SIGUSR1)
+            try:
+                return self.wait_for_line(pattern, timeout=0.2, start=start)
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def sanitizer_reports(self):
         """Sanitizer report lines, and the wrapper's (valgrind's) if any."""

@@ -106,6 +106,9 @@ TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("limits and timeouts") {
         CHECK(config_of({"--max-connections", "1"}).max_connections == 1);
         CHECK(config_of({"--max-connections=1000000"}).max_connections == 1000000);
+        CHECK(config_of({"--max-buffer-memory", "8MiB"}).max_buffer_memory == 8 * 1048576);
+        CHECK(config_of({"--max-buffer-memory=16"}).max_buffer_memory == 16);
+        CHECK(config_of({}).max_buffer_memory == 1024 * 1048576);
         CHECK(config_of({"--idle-timeout", "30"}).idle_timeout_s == 30);
         CHECK(config_of({"--idle-timeout=0.25"}).idle_timeout_s == doctest::Approx(0.25));
         CHECK(config_of({"--shutdown-timeout", "0"}).shutdown_timeout_s == 0);
@@ -160,6 +163,9 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     CHECK(error_of({"--workers", "2", "--udp"}) == usage("--workers: cannot be combined with --udp"));
     CHECK(error_of({"--reuseport=1"}) == usage("--reuseport: takes no value"));
     CHECK(error_of({"--max-connections", "0"}) == usage("--max-connections: 0 is out of range 1..1000000"));
+    CHECK(error_of({"--max-buffer-memory", "15"}) == usage("--max-buffer-memory: 15 is out of range 16B..1048576MiB"));
+    CHECK(error_of({"--max-buffer-memory", "1G"}) ==
+          usage("--max-buffer-memory: '1G' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)"));
     CHECK(error_of({"--max-connections", "1000001"}) == usage("--max-connections: 1000001 is out of range 1..1000000"));
     CHECK(error_of({"--idle-timeout", "-1"}) == usage("--idle-timeout: '-1' is not a number of seconds"));
     CHECK(error_of({"--idle-timeout", "1m"}) == usage("--idle-timeout: '1m' is not a number of seconds"));
@@ -207,6 +213,8 @@ TEST_CASE("help lists every option with its default") {
                              "--no-reuseaddr",
                              "--log-level",
                              "--max-connections",
+                             "--max-buffer-memory",
+                             "1024MiB",
                              "--idle-timeout",
                              "--shutdown-timeout",
                              "--stats-interval",
