@@ -171,6 +171,27 @@ class Echo(UnixSocketCase):
         self.assertFalse(os.path.exists(self.path), "the socket file outlived echod")
 
 
+class Proxy(UnixSocketCase):
+    def test_a_proxy_header_over_a_unix_socket(self):
+        # HAProxy's `server ... unix@PATH send-proxy`: the header is read and
+        # never echoed; one that carries no address logs the socket's peer.
+        d = self.start_unix("--proxy-protocol", "-v")
+        with unix_client(self.path) as s:
+            s.sendall(b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 7007\r\nhello")
+            self.assertEqual(recv_exactly(s, 5, time.monotonic() + 5), b"hello")
+        d.wait_for_line(r"accepted 192\.0\.2\.1:56324 -> 198\.51\.100\.7:7007 \(PROXY v1\)")
+        with unix_client(self.path) as s:
+            s.sendall(b"PROXY UNKNOWN\r\nhi")
+            self.assertEqual(recv_exactly(s, 2, time.monotonic() + 5), b"hi")
+        d.wait_for_line(rf"accepted pid {os.getpid()} \(uid {os.getuid()}\) -> unix:{re.escape(self.path)} "
+                        r"\(PROXY v1 without a client address\)")
+        with unix_client(self.path) as s:
+            s.sendall(b"no header")
+            self.assertEqual(recv_to_the_end(s, time.monotonic() + 5)[1], b"")
+        d.wait_for_line(rf"PROXY header from pid {os.getpid()} \(uid {os.getuid()}\) -> unix:{re.escape(self.path)}: ")
+        self.assert_clean_stop(d)
+
+
 class Faults(UnixSocketCase):
     def test_slice_and_reset(self):
         # reset= on a Unix socket: no RST exists there; echod closes.
