@@ -40,7 +40,7 @@ struct Config {
 
 inline constexpr std::size_t min_buffer_size = 16;
 inline constexpr std::size_t max_buffer_size = 256 * common::MiB;
-inline constexpr std::uint64_t max_max_buffer_memory = 1024 * 1024 * common::MiB;  // 1 TiB
+inline constexpr std::uint64_t max_max_buffer_memory = common::MiB * 1024 * 1024;  // 1 TiB
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr std::uint32_t max_workers = 256;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
