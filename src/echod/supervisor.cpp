@@ -372,8 +372,8 @@ void Supervisor::supervise() {
 void Supervisor::wait_for_events() {
     // Sleep until a signal, a report on the pipe, a restart or a report that
     // is due, or (--metrics-listen) the HTTP loop's next event or timer.
-    auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::max(next_wake() - Clock::now(), Clock::duration{}));
+    auto wait =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(next_wake() - Clock::now(), Clock::duration{}));
     std::array<pollfd, 2> fds{pollfd{report_read_, POLLIN, 0}, pollfd{-1, POLLIN, 0}};
     if (http_) {
         fds[1].fd = uv_backend_fd(&http_loop_);
