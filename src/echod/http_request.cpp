@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <optional>
 
@@ -224,11 +225,13 @@ HttpVerdict read_fields(std::string_view fields, HttpRequest& request) {
 }  // namespace
 
 HttpVerdict HttpRequestReader::read(std::string_view received) {
-    for (; scanned_ < received.size(); ++scanned_) {
+    // Nothing past the bound is looked at, however much the caller holds.
+    std::size_t end = std::min(received.size(), max_http_head);
+    for (; scanned_ < end; ++scanned_) {
         char c = received[scanned_];
         if (c == '\r') {
-            if (scanned_ + 1 == received.size()) {
-                break;  // its LF may come next
+            if (scanned_ + 1 == end) {
+                break;  // its LF may come next (or the head is too long)
             }
             if (received[scanned_ + 1] != '\n') {
                 return bad(400, "CR without LF");

@@ -213,6 +213,8 @@ TEST_CASE("the head is bounded at 8 KiB: 431 when it does not end within") {
     CHECK(verdict.kind == Kind::bad);
     CHECK(verdict.status == 431);
 
+    CHECK(bad_status(over) == 431);  // nothing past the bound is read, even when it is there
+    CHECK(bad_status(std::string(echod::max_http_head - 1, 'a') + "\r\n\r\n") == 431);
     CHECK(bad_status(std::string(echod::max_http_head, '\n')) == 431);  // empty lines count too
     CHECK(bad_status(std::string(echod::max_http_head, 'G')) == 431);
 }
