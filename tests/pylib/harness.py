@@ -214,6 +214,13 @@ class Echod:
 # ---------------------------------------------------------------- /proc
 
 
+def children(pid):
+    """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN): a
+    --workers parent's workers."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return sorted(int(p) for p in f.read().split())
+
+
 def rss_kib(pid):
     """Resident set size of pid in KiB, from /proc."""
     with open(f"/proc/{pid}/status") as f:

@@ -22,19 +22,13 @@ import urllib.request
 
 import debian
 import harness
-from harness import (WRAPPER_SLOWDOWN, EchodTestCase, echobench_beside, parse_metrics, recv_exactly, recv_to_the_end,
-                     run_echobench, wait_until)
+from harness import (WRAPPER_SLOWDOWN, EchodTestCase, children, echobench_beside, parse_metrics, recv_exactly,
+                     recv_to_the_end, run_echobench, wait_until)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEADLINE_S = 5.0    # a request must be whole within this (http_deadline_ms)
 MAX_HEAD = 8192     # request line and headers (max_http_head)
 MAX_CLIENTS = 64    # HTTP connections at once (max_http_clients)
-
-
-def children(pid):
-    """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN)."""
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return sorted(int(p) for p in f.read().split())
 
 
 def request(address, method="GET", path="/metrics", body=None, headers=None, timeout=10.0):
