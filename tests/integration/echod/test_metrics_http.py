@@ -61,6 +61,30 @@ def read_response(sock, deadline):
     return int(text.split(" ", 2)[1]), text, recv_exactly(sock, length, deadline)
 
 
+def socket_inodes(port):
+    """The inodes of the TCP sockets (IPv4) whose local port is port."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        for row in f.readlines()[1:]:
+            cols = row.split()
+            if int(cols[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(int(cols[9]))
+    return inodes
+
+
+def fd_socket_inodes(pid):
+    """The inodes of the sockets among pid's file descriptors."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(int(target[len("socket:["):-1]))
+    return inodes
+
+
 def metrics_of(address):
     status, headers, body = request(address)
     assert status == 200, status
@@ -356,6 +380,34 @@ class MetricsHttp(EchodTestCase):
         # Workers report every second: bounded well above that.
         wait_until(summed, 10 * WRAPPER_SLOWDOWN, f"{expected} bytes received and sent, summed over the workers",
                    interval=0.1)
+        self.assert_clean_stop(d)
+
+    def test_workers_a_restarted_worker_holds_no_scraper_socket(self):
+        d, address = self.start_http("--workers", "2")
+        wait_until(lambda: len(children(d.pid)) == 2, 10 * WRAPPER_SLOWDOWN, "2 workers")
+        scraper = socket.create_connection(address, timeout=30)
+        self.addCleanup(scraper.close)
+        scraper.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        answered = time.monotonic()
+        self.assertEqual(read_response(scraper, answered + 10)[0], 200)
+        # A worker forked now (a restart) must not inherit the parent's
+        # listener or this connection.
+        wait_until(lambda: sum("listening on" in line for line in d.lines) >= 2, 10 * WRAPPER_SLOWDOWN,
+                   "every ready line")
+        victim = children(d.pid)[0]
+        os.kill(victim, signal.SIGKILL)
+        # Its successor's ready line: by then it has closed what it inherited.
+        wait_until(lambda: sum("listening on" in line for line in d.lines) >= 3, 10 * WRAPPER_SLOWDOWN,
+                   "the killed worker restarted")
+        inodes = socket_inodes(address[1])
+        self.assertGreaterEqual(len(inodes), 2, "the listener and the scraper's connection")
+        for worker in children(d.pid):
+            held = inodes & fd_socket_inodes(worker)
+            self.assertEqual(held, set(), f"worker {worker} holds metrics sockets")
+        # So the parent's close at the idle deadline reaches the scraper.
+        how, data = recv_to_the_end(scraper, answered + (DEADLINE_S + 10) * WRAPPER_SLOWDOWN)
+        self.assertEqual((how, data), ("eof", b""))
+        self.assertGreaterEqual(time.monotonic() - answered, DEADLINE_S - 0.5)
         self.assert_clean_stop(d)
 
 
