@@ -23,10 +23,10 @@ void check(bool ok) {
 }
 
 bool same(const echod::HttpVerdict& a, const echod::HttpVerdict& b) {
-    return a.kind == b.kind && a.status == b.status && a.reason == b.reason &&
-           a.request.method == b.request.method && a.request.path == b.request.path &&
-           a.request.minor_version == b.request.minor_version && a.request.keep_alive == b.request.keep_alive &&
-           a.request.has_body == b.request.has_body && a.request.head_length == b.request.head_length;
+    return a.kind == b.kind && a.status == b.status && a.reason == b.reason && a.request.method == b.request.method &&
+           a.request.path == b.request.path && a.request.minor_version == b.request.minor_version &&
+           a.request.keep_alive == b.request.keep_alive && a.request.has_body == b.request.has_body &&
+           a.request.head_length == b.request.head_length;
 }
 
 // The verdict of the first call that is not "incomplete", feeding text the
