@@ -21,11 +21,20 @@
 // the ring dropped), an RST (closing), or in `stalled`: neither reading
 // nor writing until the peer closes. An honest connection pays one pointer
 // test on the way.
+//
+// With --proxy-protocol a connection first reads its PROXY header
+// (connection_proxy.cpp) through a read callback of its own, into the ring
+// as always: the header's bytes are taken out, the bytes after it stay and
+// are echoed, and from then on on_read reads as for any connection. A bad,
+// over-long or late header (5 s) closes the connection unechoed. The echo
+// path pays nothing for it: the header phase is a different callback.
 #pragma once
 
+#include "common/rate_limit.h"
 #include "echod/connection_list.h"
 #include "echod/fault_clock.h"
 #include "echod/faults.h"
+#include "echod/proxy_header.h"
 #include "echod/ring_buffer.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
@@ -35,6 +44,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <utility>
 
 namespace echod {
@@ -43,22 +53,37 @@ namespace echod {
 // not know the server. The server owns one and hands every connection a
 // reference; the parts live here by value, so that the hot path reaches a
 // counter or the list through one pointer, as a member of the server would.
+// --proxy-protocol on one loop: the deadlines of the headers still
+// arriving, on one libuv timer (the deadline clock the faults use too), and
+// the once-a-second limit on the warnings peers can cause with bad headers.
+struct ProxyContext {
+    explicit ProxyContext(uv_loop_t* loop) : deadlines(loop) {}
+    FaultClock deadlines;
+    common::RateLimit warnings;
+};
+
+// A header not complete this long after the accept closes the connection.
+inline constexpr std::uint64_t proxy_header_timeout_us = 5'000'000;
+
 struct ConnectionContext {
-    ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, uv_buf_t discard, std::function<void()> on_closed)
+    ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, std::size_t max_rings, uv_buf_t discard,
+                      std::function<void()> on_closed)
         : loop(loop),
-          rings(ring_capacity, default_max_pooled(ring_capacity)),
+          rings(ring_capacity, default_max_pooled(ring_capacity), max_rings),
           discard(discard),
           on_closed(std::move(on_closed)) {}
     ConnectionContext(const ConnectionContext&) = delete;
     ConnectionContext& operator=(const ConnectionContext&) = delete;
 
     uv_loop_t* loop;                  // every connection's handles live here
-    RingPool rings;                   // lends a ring while bytes are in flight
+    RingPool rings;                   // lends a ring while bytes are in flight, within the budget
+    RingWaiters ring_waiters;         // connections with bytes to read and no ring to read into
     Stats stats;                      // counters the connection bumps itself
     ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
     std::function<void()> on_closed;  // after a connection left the list (the drain may be done)
     FaultContext* faults = nullptr;   // --fault: who misbehaves, and their clock; nullptr: nobody
+    ProxyContext* proxy = nullptr;    // --proxy-protocol: every connection starts with a header; nullptr: none does
 };
 
 // What a misbehaving connection carries besides its socket.
@@ -66,6 +91,12 @@ struct FaultyPeer {
     FaultyPeer(const FaultConfig& config, std::uint64_t seed, std::uint64_t now_us) : shaper(config, seed, now_us) {}
     FaultShaper shaper;       // how much may be written, and when
     FaultClock::Timer timer;  // the next write, slice pause, or stalled peer's check
+};
+
+// What a connection carries while its PROXY header arrives.
+struct ProxyPhase {
+    ProxyHeaderParser parser;
+    FaultClock::Timer deadline;  // proxy_header_timeout_us after the accept
 };
 
 class Connection : public ConnectionList::Node {
@@ -109,12 +140,14 @@ private:
     static void after_write(uv_write_t* req, int status);
     static void after_shutdown(uv_shutdown_t* req, int status);
     static void on_close(uv_handle_t* handle);
+    static void on_header_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
     void handle_read(ssize_t nread);
     void handle_write_done(int status);
     void handle_shutdown_done(int status);
 
-    void start_reading();
+    void begin_echo();     // after the accept, or after the PROXY header: faults drawn, reading
+    void start_reading();  // with on_read, or on_header_read while the PROXY header arrives
     void stop_reading();
     void pause_reading();             // the ring is full
     void resume_reading();            // writes made room
@@ -130,9 +163,22 @@ private:
     PeerState peer();   // asked of TCP, for a connection that does not read
     void watch_peer();  // held bytes and no reading: wake within peer_check_us to ask
     static void on_fault_timer(void* self);
-    void finish_if_flushed();         // flushing and nothing left: half-close
-    void return_ring_if_idle();       // empty and no write in flight: back to the pool
-    std::size_t kernel_send_queue();  // bytes written but not yet sent (Linux; 0 elsewhere)
+    void finish_if_flushed();                                // flushing and nothing left: half-close
+    void return_ring_if_idle();                              // empty and no write in flight: back to the pool
+    void give_back_ring();                                   // to the pool, and on to the longest waiting connection
+    void wait_for_ring();                                    // the budget is spent: stop reading, join the queue
+    void take_ring(std::unique_ptr<RingBuffer> ring);        // our turn: the carried byte, then reading
+    static void hand_out_rings(ConnectionContext& context);  // to the waiters, first come first served
+    std::size_t kernel_send_queue();                         // bytes written but not yet sent (Linux; 0 elsewhere)
+    std::string peer_and_local();  // "192.0.2.1:56324 -> 127.0.0.1:7007" as the socket sees it
+
+    // --proxy-protocol (connection_proxy.cpp).
+    void await_proxy_header();  // at accept: the header's reader and deadline
+    void handle_header_read(ssize_t nread, const uv_buf_t* buf);
+    void proxy_header_done(std::size_t pending);   // pending: bytes after the header, at the ring's free space
+    void reject_proxy_header(const char* reason);  // counted, warned about (once a second at most), closed
+    void end_header_phase();                       // the deadline cancelled, the parser gone
+    static void on_header_deadline(void* self);
     // A byte moved: the most recently active now (only read the clock when
     // --idle-timeout wants the order).
     void touch() {
@@ -142,16 +188,22 @@ private:
     }
     uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
 
-    uv_tcp_t tcp_{};                      // the socket; libuv keeps its address
-    uv_write_t write_req_{};              // the one write in flight, if any
-    uv_shutdown_t shutdown_req_{};        // the half-close, once
-    ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
-    std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
+    uv_tcp_t tcp_{};                    // the socket; libuv keeps its address
+    uv_write_t write_req_{};            // the one write in flight, if any
+    uv_shutdown_t shutdown_req_{};      // the half-close, once
+    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
+    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
+    struct RingWait : RingWaiters::Node {
+        Connection* connection = nullptr;
+    } ring_wait_;                         // our place in context_.ring_waiters
     std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
+    std::unique_ptr<ProxyPhase> proxy_;   // --proxy-protocol, until the header is read; then nullptr
     State state_ = State::open;
-    bool reading_ = false;               // uv_read_start is active
-    bool paused_ = false;                // not reading because the ring is full
-    bool peer_eof_ = false;              // the peer half-closed (or closed)
+    bool reading_ = false;   // uv_read_start is active
+    bool paused_ = false;    // not reading because the ring is full
+    bool peer_eof_ = false;  // the peer half-closed (or closed)
+    bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
+    char carry_ = 0;
     std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
     std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
     std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at

@@ -18,27 +18,30 @@
 namespace echod {
 
 struct Config {
-    std::vector<std::string> listen = {"127.0.0.1"};  // IPv4/IPv6 address literals, one listener each
-    std::uint16_t port = 7007;                        // 0: the kernel picks one
-    int backlog = 511;                                // listen(2) backlog, 1..65535
-    std::size_t buffer_size = 64 * common::KiB;       // ring capacity per connection, 16 B..256 MiB
-    bool reuseaddr = true;                            // SO_REUSEADDR on the listening socket
-    bool reuseport = false;                           // SO_REUSEPORT, to share the port with other processes
-    std::uint32_t workers = 1;                        // processes serving the port (SO_REUSEPORT), 1..256
-    bool udp = false;                                 // also serve UDP echo (RFC 862) on each address
-    std::uint32_t max_connections = 10000;            // served at once; more are accepted and closed
-    double idle_timeout_s = 0;                        // close after this long without a byte; 0: never
-    double shutdown_timeout_s = 5;                    // bound on the SIGINT/SIGTERM drain
-    double stats_interval_s = 0;                      // log a stats line this often; 0: only on SIGUSR1
-    std::string metrics_file;                         // Prometheus text file, rewritten every interval
-    std::string metrics_listen;                       // "ADDR:PORT", "[::1]:PORT": serve GET /metrics there; "": off
-    FaultConfig faults;                               // --fault, --fault-share, --fault-seed
+    std::vector<std::string> listen = {"127.0.0.1"};       // IPv4/IPv6 address literals, one listener each
+    std::uint16_t port = 7007;                             // 0: the kernel picks one
+    int backlog = 511;                                     // listen(2) backlog, 1..65535
+    std::size_t buffer_size = 64 * common::KiB;            // ring capacity per connection, 16 B..256 MiB
+    std::uint64_t max_buffer_memory = 1024 * common::MiB;  // rings lent at once, in bytes (per process)
+    bool reuseaddr = true;                                 // SO_REUSEADDR on the listening socket
+    bool reuseport = false;                                // SO_REUSEPORT, to share the port with other processes
+    std::uint32_t workers = 1;                             // processes serving the port (SO_REUSEPORT), 1..256
+    bool udp = false;                                      // also serve UDP echo (RFC 862) on each address
+    bool proxy_protocol = false;                           // every TCP connection starts with a PROXY header
+    std::uint32_t max_connections = 10000;                 // served at once; more are accepted and closed
+    double idle_timeout_s = 0;                             // close after this long without a byte; 0: never
+    double shutdown_timeout_s = 5;                         // bound on the SIGINT/SIGTERM drain
+    double stats_interval_s = 0;                           // log a stats line this often; 0: only on SIGUSR1
+    std::string metrics_file;                              // Prometheus text file, rewritten every interval
+    std::string metrics_listen;                            // "ADDR:PORT", "[::1]:PORT": serve GET /metrics there; "": off
+    FaultConfig faults;                                    // --fault, --fault-share, --fault-seed
     int report_fd = -1;  // --workers: a worker sends its stats here (set by the parent, not an option)
     common::LogLevel log_level = common::LogLevel::info;
 };
 
 inline constexpr std::size_t min_buffer_size = 16;
 inline constexpr std::size_t max_buffer_size = 256 * common::MiB;
+inline constexpr std::uint64_t max_max_buffer_memory = 1024 * 1024 * common::MiB;  // 1 TiB
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr std::uint32_t max_workers = 256;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;
@@ -73,7 +76,8 @@ std::optional<std::string> read_config_file(const std::string& path, std::string
 CommandLine parse_command_line(std::span<const char* const> args, const ReadFile& read_file = read_config_file);
 
 // Applies a config file's text: `key = value` lines with the long option
-// names, blank lines and '#' comments; reuseaddr and udp take true/false;
+// names, blank lines and '#' comments; reuseaddr, reuseport, udp and
+// proxy-protocol take true/false;
 // listen may repeat. Returns "" or the one-line error naming path, line and
 // key.
 std::string apply_config_text(std::string_view text, std::string_view path, Config& config);

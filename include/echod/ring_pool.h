@@ -1,14 +1,18 @@
-// Rings for active connections, lent out and taken back.
+// Rings for active connections, lent out and taken back, within one budget
+// (--max-buffer-memory).
 //
 // An idle connection holds no ring: it borrows one when bytes arrive and
 // gives it back once everything is echoed. Returned rings are kept for the
 // next borrower (no allocation in the steady state), up to a bound so a burst
-// does not pin its peak memory forever.
+// does not pin its peak memory forever. The rings lent and kept together
+// never exceed max_rings: once that many are lent, acquire() says no, and
+// the borrower waits in a RingWaiters queue for the next one returned.
 #pragma once
 
 #include "echod/ring_buffer.h"
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -16,11 +20,18 @@ namespace echod {
 
 class RingPool {
 public:
-    // Rings of ring_capacity bytes; keeps at most max_pooled spare rings.
-    RingPool(std::size_t ring_capacity, std::size_t max_pooled);
+    // Rings of ring_capacity bytes; keeps at most max_pooled spare rings;
+    // lends at most max_rings at once (at least one).
+    RingPool(std::size_t ring_capacity, std::size_t max_pooled, std::size_t max_rings = unlimited);
 
-    // A cleared ring: a spare one if there is one, else a new one.
-    std::unique_ptr<RingBuffer> acquire();
+    // A cleared ring: a spare one if there is one, else a new one; nullptr
+    // when max_rings are lent out already.
+    std::unique_ptr<RingBuffer> acquire() {
+        if (in_use_ == max_rings_) {
+            return nullptr;
+        }
+        return lend();
+    }
 
     // Takes a ring back; it is kept as a spare or freed.
     void release(std::unique_ptr<RingBuffer> ring);
@@ -28,10 +39,16 @@ public:
     std::size_t ring_capacity() const { return ring_capacity_; }
     std::size_t in_use() const { return in_use_; }
     std::size_t pooled() const { return spare_.size(); }
+    std::size_t max_rings() const { return max_rings_; }
+
+    static constexpr std::size_t unlimited = static_cast<std::size_t>(-1);
 
 private:
+    std::unique_ptr<RingBuffer> lend();
+
     std::size_t ring_capacity_;                       // bytes per ring
     std::size_t max_pooled_;                          // bound on spare_.size()
+    std::size_t max_rings_;                           // bound on in_use_ + spare_.size()
     std::size_t in_use_ = 0;                          // rings lent out now
     std::vector<std::unique_ptr<RingBuffer>> spare_;  // cleared, ready to lend
 };
@@ -39,5 +56,30 @@ private:
 // Spare rings worth keeping for a given ring size: as many as fit in 8 MiB
 // (128 of 64 KiB; none of rings over 8 MiB).
 std::size_t default_max_pooled(std::size_t ring_capacity);
+
+// Rings of ring_capacity bytes that fit in budget bytes: at least one.
+std::size_t rings_in_budget(std::size_t ring_capacity, std::uint64_t budget);
+
+// Connections waiting for a ring, first come first served. Intrusive: the
+// node lives in the waiter, so queuing allocates nothing.
+class RingWaiters {
+public:
+    struct Node {
+        Node* prev = nullptr;
+        Node* next = nullptr;
+        bool queued = false;
+    };
+
+    void push(Node& node);
+    Node* pop();              // the longest waiting, or nullptr
+    void remove(Node& node);  // nothing if not queued
+    bool empty() const { return first_ == nullptr; }
+    std::size_t size() const { return size_; }
+
+private:
+    Node* first_ = nullptr;
+    Node* last_ = nullptr;
+    std::size_t size_ = 0;
+};
 
 }  // namespace echod

@@ -71,6 +71,7 @@ private:
     // back: both are used up within one callback, so they can share.
     std::array<char, 64 * common::KiB> scratch_{};
     std::unique_ptr<FaultContext> faults_;  // --fault; nullptr without
+    std::unique_ptr<ProxyContext> proxy_;   // --proxy-protocol; nullptr without
     // The rings, the counters (gauges are filled in by snapshot()) and the
     // live connections (most recently active first with --idle-timeout):
     // what connections see of the server.

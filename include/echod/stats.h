@@ -28,6 +28,7 @@ struct Stats {
     std::uint64_t udp_out = 0;              // datagrams sent back
     std::uint64_t udp_dropped = 0;          // not sent back: socket full, truncated, or over delay's queue
     std::uint64_t fault_connections = 0;    // --fault: connections chosen to misbehave
+    std::uint64_t proxy_errors = 0;         // --proxy-protocol: headers malformed, too long or late (closed unechoed)
     // --fault, by Fault: writes cut by slice, waits imposed by delay and
     // rate, connections ended by close, reset and stall, datagrams dropped.
     std::array<std::uint64_t, fault_kinds> faults{};
@@ -36,7 +37,9 @@ struct Stats {
     std::uint64_t paused = 0;       // connections not reading because their ring is full
     std::uint64_t rings_in_use = 0;
     std::uint64_t rings_pooled = 0;
-    std::uint64_t ring_bytes = 0;  // bytes per ring (--buffer-size)
+    std::uint64_t ring_bytes = 0;     // bytes per ring (--buffer-size)
+    std::uint64_t rings_waiting = 0;  // connections waiting for a ring (--max-buffer-memory spent)
+    std::uint64_t ring_budget = 0;    // --max-buffer-memory, bytes
 };
 
 // One line: gauges, totals, and rates over the `seconds` since `before`

@@ -13,24 +13,9 @@
 #include <cassert>
 
 namespace echod {
-namespace {
-
-std::string peer_and_local(uv_tcp_t* tcp) {
-    sockaddr_storage peer{};
-    sockaddr_storage local{};
-    int peer_len = sizeof peer;
-    int local_len = sizeof local;
-    if (uv_tcp_getpeername(tcp, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-        uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
-        return "?";
-    }
-    return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
-                       common::format_address(reinterpret_cast<sockaddr*>(&local)));
-}
-
-}  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
+    ring_wait_.connection = this;
     tcp_.data = this;
     write_req_.data = this;
     shutdown_req_.data = this;
@@ -52,21 +37,42 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
     }
     // Echo latency matters more than packet count: never hold back a small write.
     uv_tcp_nodelay(&connection->tcp_, 1);
+    if (context.proxy != nullptr) {
+        connection->await_proxy_header();  // the echo begins once the header names the client
+        return connection;
+    }
     if (common::log_enabled(common::LogLevel::debug)) {
-        common::log_debug("accepted {}", peer_and_local(&connection->tcp_));
+        common::log_debug("accepted {}", connection->peer_and_local());
     }
-    if (context.faults != nullptr) {
-        connection->draw_faults();
-    }
-    connection->start_reading();
-    if (connection->faults_ && !connection->closing()) {
-        connection->write_shaped();  // close=0, reset=0, stall=0 end here
-    }
+    connection->begin_echo();
     return connection;
 }
 
+std::string Connection::peer_and_local() {
+    sockaddr_storage peer{};
+    sockaddr_storage local{};
+    int peer_len = sizeof peer;
+    int local_len = sizeof local;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+        return "?";
+    }
+    return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
+                       common::format_address(reinterpret_cast<sockaddr*>(&local)));
+}
+
+void Connection::begin_echo() {
+    if (context_.faults != nullptr) {
+        draw_faults();
+    }
+    start_reading();
+    if (faults_ && !closing()) {
+        write_shaped();  // close=0, reset=0, stall=0 end here
+    }
+}
+
 void Connection::start_reading() {
-    int err = uv_read_start(stream(), on_alloc, on_read);
+    int err = uv_read_start(stream(), on_alloc, proxy_ ? on_header_read : on_read);
     if (err != 0) {
         common::log_debug("uv_read_start: {}", uv_strerror(err));
         close();
@@ -80,6 +86,7 @@ void Connection::stop_reading() {
         uv_read_stop(stream());
         reading_ = false;
     }
+    context_.ring_waiters.remove(ring_wait_);
     if (paused_) {
         paused_ = false;
         --context_.stats.paused;
@@ -115,6 +122,14 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
     }
     if (!self->ring_) {
         self->ring_ = self->context_.rings.acquire();
+        if (!self->ring_) {
+            // --max-buffer-memory is spent. Read one byte at most, into
+            // carry_: if one comes, handle_read queues us for a ring; an
+            // EOF or error is handled as always; and libuv's read loop never
+            // spins on an empty buffer.
+            *buf = uv_buf_init(&self->carry_, 1);
+            return;
+        }
     }
     // libuv reads straight into the ring's free space. An empty buffer (full
     // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
@@ -141,6 +156,11 @@ void Connection::handle_read(ssize_t nread) {
     }
     if (nread > 0 && state_ == State::discarding) {
         return;  // the drain drops input after our FIN
+    }
+    if (nread > 0 && !ring_) {
+        carrying_ = true;  // one byte, read into carry_ with the budget spent
+        wait_for_ring();
+        return;
     }
     if (nread > 0) {
         ring_->commit(static_cast<std::size_t>(nread));
@@ -332,11 +352,69 @@ std::size_t Connection::kernel_send_queue() {
 
 void Connection::return_ring_if_idle() {
     if (ring_ && ring_->empty() && write_in_flight_ == 0) {
+        // give_back_ring(), spelled out: this runs after every echo.
         context_.rings.release(std::move(ring_));
+        if (!context_.ring_waiters.empty()) {
+            hand_out_rings(context_);
+        }
+    }
+}
+
+void Connection::give_back_ring() {
+    context_.rings.release(std::move(ring_));
+    if (!context_.ring_waiters.empty()) {
+        hand_out_rings(context_);
+    }
+}
+
+void Connection::wait_for_ring() {
+    // --max-buffer-memory is lent out: like a full ring, the peer's bytes
+    // wait in the kernel, and TCP holds the peer back. The next ring given
+    // back is ours, in the order we came.
+    if (reading_) {
+        uv_read_stop(stream());
+        reading_ = false;
+    }
+    context_.ring_waiters.push(ring_wait_);
+}
+
+void Connection::hand_out_rings(ConnectionContext& context) {
+    // A loop, not a recursion: a waiter that echoes its byte at once gives
+    // the ring straight back for the next one.
+    while (!context.ring_waiters.empty()) {
+        std::unique_ptr<RingBuffer> ring = context.rings.acquire();
+        if (!ring) {
+            return;
+        }
+        static_cast<RingWait*>(context.ring_waiters.pop())->connection->take_ring(std::move(ring));
+    }
+}
+
+void Connection::take_ring(std::unique_ptr<RingBuffer> ring) {
+    ring_ = std::move(ring);
+    ring_->writable_spans()[0][0] = carry_;
+    ring_->commit(1);
+    carrying_ = false;
+    if (state_ == State::open) {
+        start_reading();
+    }
+    write_ring();
+    if (ring_ && ring_->empty() && write_in_flight_ == 0) {
+        context_.rings.release(std::move(ring_));  // hand_out_rings passes it on
+        finish_if_flushed();
     }
 }
 
 void Connection::begin_drain() {
+    if (proxy_) {
+        end_header_phase();  // nothing to echo yet: FIN, and drop what comes
+    }
+    if (carrying_ && state_ == State::open) {
+        // A byte read without a ring: it is echoed (then FIN) once a ring
+        // comes; the place in the queue stays.
+        state_ = State::flushing;
+        return;
+    }
     if (state_ == State::stalled) {
         close();  // a stall is silence on purpose: the drain does not wait for it
         return;
@@ -358,13 +436,16 @@ void Connection::close() {
     if (faults_) {
         context_.faults->clock.cancel(faults_->timer);
     }
+    if (proxy_) {
+        end_header_phase();
+    }
     uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
 }
 
 void Connection::on_close(uv_handle_t* handle) {
     Connection* self = common::owner_of<Connection>(handle);
     if (self->ring_) {
-        self->context_.rings.release(std::move(self->ring_));
+        self->give_back_ring();
     }
     common::log_debug("closed after echoing {} bytes", self->bytes_echoed_);
     ConnectionContext& context = self->context_;

@@ -97,7 +97,7 @@ void Connection::end_by_fault() {
             // then read and drop until the peer closes, so that closing
             // never finds unread input (which would send RST).
             if (ring_) {
-                context_.rings.release(std::move(ring_));
+                give_back_ring();
             }
             state_ = State::flushing;
             finish_if_flushed();

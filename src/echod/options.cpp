@@ -32,6 +32,8 @@ enum LongOnly : int {
     opt_fault,
     opt_fault_share,
     opt_fault_seed,
+    opt_proxy_protocol,
+    opt_max_buffer_memory,
 };
 
 constexpr option long_options[] = {
@@ -42,6 +44,7 @@ constexpr option long_options[] = {
     {"reuseaddr", no_argument, nullptr, opt_reuseaddr},
     {"no-reuseaddr", no_argument, nullptr, opt_no_reuseaddr},
     {"max-connections", required_argument, nullptr, opt_max_connections},
+    {"max-buffer-memory", required_argument, nullptr, opt_max_buffer_memory},
     {"idle-timeout", required_argument, nullptr, opt_idle_timeout},
     {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
@@ -53,6 +56,7 @@ constexpr option long_options[] = {
     {"fault", required_argument, nullptr, opt_fault},
     {"fault-share", required_argument, nullptr, opt_fault_share},
     {"fault-seed", required_argument, nullptr, opt_fault_seed},
+    {"proxy-protocol", no_argument, nullptr, opt_proxy_protocol},
     {"config", required_argument, nullptr, opt_config},
     {"log-level", required_argument, nullptr, opt_log_level},
     {"verbose", no_argument, nullptr, 'v'},
@@ -80,6 +84,14 @@ std::string apply(int value, const char* arg, Config& config) {
         field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
         return {};
     };
+    auto size = [&](std::uint64_t min, std::uint64_t max, auto& field) -> std::string {
+        auto parsed = common::parse_size(arg, min, max);
+        if (auto* error = std::get_if<common::ParseError>(&parsed)) {
+            return error->reason;
+        }
+        field = static_cast<std::remove_reference_t<decltype(field)>>(std::get<std::uint64_t>(parsed));
+        return {};
+    };
     auto seconds = [&](double min, double max, double& field) -> std::string {
         auto parsed = common::parse_seconds(arg, min, max);
         if (auto* error = std::get_if<common::ParseError>(&parsed)) {
@@ -99,14 +111,10 @@ std::string apply(int value, const char* arg, Config& config) {
             return number(0, 65535, config.port);
         case 'b':
             return number(1, 65535, config.backlog);
-        case 'B': {
-            auto parsed = common::parse_size(arg, min_buffer_size, max_buffer_size);
-            if (auto* error = std::get_if<common::ParseError>(&parsed)) {
-                return error->reason;
-            }
-            config.buffer_size = std::get<std::uint64_t>(parsed);
-            return {};
-        }
+        case 'B':
+            return size(min_buffer_size, max_buffer_size, config.buffer_size);
+        case opt_max_buffer_memory:
+            return size(min_buffer_size, max_max_buffer_memory, config.max_buffer_memory);
         case opt_max_connections:
             return number(1, max_max_connections, config.max_connections);
         case opt_idle_timeout:
@@ -134,6 +142,9 @@ std::string apply(int value, const char* arg, Config& config) {
             return {};
         case opt_reuseport:
             config.reuseport = true;
+            return {};
+        case opt_proxy_protocol:
+            config.proxy_protocol = true;
             return {};
         case opt_workers:
             return number(1, max_workers, config.workers);
@@ -294,13 +305,13 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
         std::string key(trim(line.substr(0, equals)));
         std::string value(trim(line.substr(equals + 1)));
 
-        // Every long option that takes a value, and two switches as booleans;
+        // Every long option that takes a value, and the switches as booleans;
         // not help, version, config itself, or the -v/-q shorthands.
         const option* found = nullptr;
         for (const option& o : long_options) {
             if (o.name != nullptr && key == o.name && o.val != opt_config &&
                 (o.has_arg == required_argument || o.val == opt_reuseaddr || o.val == opt_udp ||
-                 o.val == opt_reuseport)) {
+                 o.val == opt_reuseport || o.val == opt_proxy_protocol)) {
                 found = &o;
             }
         }
@@ -312,8 +323,10 @@ std::string apply_config_text(std::string_view text, std::string_view path, Conf
             if (value == "true") {
                 // as given
             } else if (value == "false") {
-                if (option_value == opt_udp || option_value == opt_reuseport) {
-                    (option_value == opt_udp ? config.udp : config.reuseport) = false;
+                if (option_value == opt_udp || option_value == opt_reuseport || option_value == opt_proxy_protocol) {
+                    (option_value == opt_udp         ? config.udp
+                     : option_value == opt_reuseport ? config.reuseport
+                                                     : config.proxy_protocol) = false;
                     continue;
                 }
                 option_value = opt_no_reuseaddr;
@@ -411,8 +424,16 @@ std::string help_text() {
         "      --udp                also serve UDP echo (RFC 862) on the same addresses\n"
         "                           and port; off by default: on a public address a UDP\n"
         "                           echo is a reflection amplifier\n"
+        "      --proxy-protocol     every connection starts with a PROXY protocol header\n"
+        "                           (v1 or v2, as HAProxy's send-proxy or send-proxy-v2\n"
+        "                           write it): consumed, never echoed; logs name the\n"
+        "                           client it carries. Only behind a balancer you trust\n"
         "      --max-connections N  connections served at once, 1..1000000; more are\n"
         "                           accepted and closed at once (default {})\n"
+        "      --max-buffer-memory SIZE\n"
+        "                           the rings lent at once add up to at most SIZE (at\n"
+        "                           least one ring); a connection that needs one waits,\n"
+        "                           not reading, for the next returned (default {})\n"
         "      --idle-timeout SECONDS\n"
         "                           close a connection after this long with no byte\n"
         "                           in either direction; 0 is never (default {:g})\n"
@@ -440,8 +461,9 @@ std::string help_text() {
         "      --fault-seed N       seed of every random draw of the faults, to replay\n"
         "                           a run (default: drawn at start, and logged)\n"
         "      --config FILE        read options from FILE: 'key = value' lines with\n"
-        "                           the long option names, '#' comments; reuseaddr and\n"
-        "                           udp take true or false; the command line wins\n"
+        "                           the long option names, '#' comments; reuseaddr,\n"
+        "                           reuseport, udp and proxy-protocol take true or\n"
+        "                           false; the command line wins\n"
         "      --log-level LEVEL    error, warn, info or debug (default {})\n"
         "  -v, --verbose            same as --log-level debug\n"
         "  -q, --quiet              same as --log-level warn\n"
@@ -453,8 +475,9 @@ std::string help_text() {
         "ends the drain at once and exits 1. SIGUSR1 logs one stats line. Exit status: 0 ok, 1 runtime error, 2 usage "
         "error.\n",
         defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
-        defaults.workers, defaults.max_connections, defaults.idle_timeout_s, defaults.shutdown_timeout_s,
-        defaults.stats_interval_s, default_metrics_interval_s, defaults.faults.share, to_string(defaults.log_level));
+        defaults.workers, defaults.max_connections, common::format_size(defaults.max_buffer_memory),
+        defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s, default_metrics_interval_s,
+        defaults.faults.share, to_string(defaults.log_level));
 }
 
 }  // namespace echod

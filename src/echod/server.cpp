@@ -43,10 +43,13 @@ Server::Server(uv_loop_t* loop, const Config& config)
     : loop_(loop),
       config_(config),
       faults_(config.faults.any() ? std::make_unique<FaultContext>(loop_, config.faults) : nullptr),
-      context_(loop_, config.buffer_size, uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
+      proxy_(config.proxy_protocol ? std::make_unique<ProxyContext>(loop_) : nullptr),
+      context_(loop_, config.buffer_size, rings_in_budget(config.buffer_size, config.max_buffer_memory),
+               uv_buf_init(scratch_.data(), scratch_.size()), [this] { stop_if_drained(); }),
       listeners_(loop_, config_, context_.stats, uv_buf_init(scratch_.data(), scratch_.size()), faults_.get()),
       metrics_(loop_, config_, [this] { return snapshot(); }) {
     context_.faults = faults_.get();
+    context_.proxy = proxy_.get();
     if (!config_.metrics_listen.empty()) {
         metrics_http_ = std::make_unique<MetricsHttp>(loop_, config_.metrics_listen,
                                                       [this] { return format_prometheus(snapshot()); });
@@ -62,6 +65,9 @@ int Server::run() {
     // ready line has both.
     if ((metrics_http_ && !metrics_http_->start()) || !listeners_.start(on_connection, this)) {
         return fail_start();
+    }
+    if (proxy_) {
+        common::log_info("--proxy-protocol: every connection must start with a PROXY header (v1 or v2)");
     }
     notify_ready();
     start_idle_sweep();
@@ -199,6 +205,8 @@ Stats Server::snapshot() const {
     now.rings_in_use = context_.rings.in_use();
     now.rings_pooled = context_.rings.pooled();
     now.ring_bytes = context_.rings.ring_capacity();
+    now.rings_waiting = context_.ring_waiters.size();
+    now.ring_budget = config_.max_buffer_memory;
     return now;
 }
 
@@ -261,6 +269,9 @@ void Server::close_own_handles() {
     }
     if (faults_) {
         faults_->clock.close();
+    }
+    if (proxy_) {
+        proxy_->deadlines.close();
     }
     for (uv_handle_t* handle : {as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sigusr1_),
                                 as_handle(&drain_timer_), as_handle(&idle_timer_)}) {

@@ -1,5 +1,7 @@
 #include "echod/stats.h"
 
+#include "common/parse.h"
+
 #include <fmt/format.h>
 
 #include <iterator>
@@ -12,8 +14,15 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
         "{} closed idle; {} bytes in, {} bytes out",
         now.connections, now.paused, now.rings_in_use, now.rings_pooled, now.accepted, now.closed, now.refused,
         now.closed_idle, now.bytes_in, now.bytes_out);
+    if (now.rings_waiting != 0) {
+        line += fmt::format("; {} waiting for a ring (budget {} spent)", now.rings_waiting,
+                            common::format_size(now.ring_budget));
+    }
     if (now.udp_in != 0) {
         line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
+    }
+    if (now.proxy_errors != 0) {
+        line += fmt::format("; {} PROXY header errors", now.proxy_errors);
     }
     bool faulty = now.fault_connections != 0;
     for (std::uint64_t count : now.faults) {
@@ -45,6 +54,10 @@ std::string format_prometheus(const Stats& s) {
     metric("rings_in_use", "gauge", "Ring buffers lent to connections.", s.rings_in_use);
     metric("rings_pooled", "gauge", "Spare ring buffers kept for reuse.", s.rings_pooled);
     metric("ring_size_bytes", "gauge", "Capacity of each ring buffer.", s.ring_bytes);
+    metric("buffer_memory_budget_bytes", "gauge", "Ring memory lent at once at most (--max-buffer-memory).",
+           s.ring_budget);
+    metric("connections_waiting_for_ring", "gauge", "Connections not reading until a ring is returned.",
+           s.rings_waiting);
     metric("connections_accepted_total", "counter", "Connections accepted and served.", s.accepted);
     metric("connections_closed_total", "counter", "Connections closed.", s.closed);
     metric("connections_refused_total", "counter", "Connections closed at once over --max-connections.", s.refused);
@@ -58,6 +71,10 @@ std::string format_prometheus(const Stats& s) {
     metric("udp_sent_datagrams_total", "counter", "UDP datagrams echoed.", s.udp_out);
     metric("udp_dropped_datagrams_total", "counter",
            "UDP datagrams not echoed (socket full, truncated, or over the delay queue).", s.udp_dropped);
+    metric("proxy_errors_total", "counter",
+           "PROXY protocol headers malformed, too long or not complete in time (--proxy-protocol): connections "
+           "closed unechoed.",
+           s.proxy_errors);
     metric("fault_connections_total", "counter", "Connections chosen to misbehave by --fault.", s.fault_connections);
     fmt::format_to(std::back_inserter(out),
                    "# HELP echod_faults_total Faults applied on purpose (--fault): writes cut by slice, waits of delay "

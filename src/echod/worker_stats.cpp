@@ -28,6 +28,7 @@ void add_counters(Stats& sum, const Stats& s) {
     sum.udp_out += s.udp_out;
     sum.udp_dropped += s.udp_dropped;
     sum.fault_connections += s.fault_connections;
+    sum.proxy_errors += s.proxy_errors;
     for (std::size_t i = 0; i < fault_kinds; ++i) {
         sum.faults[i] += s.faults[i];
     }
@@ -39,6 +40,8 @@ void add_gauges(Stats& sum, const Stats& s) {
     sum.rings_in_use += s.rings_in_use;
     sum.rings_pooled += s.rings_pooled;
     sum.ring_bytes = s.ring_bytes != 0 ? s.ring_bytes : sum.ring_bytes;  // the same size in every worker
+    sum.rings_waiting += s.rings_waiting;
+    sum.ring_budget += s.ring_budget;  // each worker has its own budget
 }
 
 }  // namespace

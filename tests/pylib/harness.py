@@ -115,8 +115,12 @@ class Echod:
     def family(self):
         return socket.AF_INET6 if ":" in self.host else socket.AF_INET
 
-    def connect(self, timeout=10.0):
+    def connect(self, timeout=10.0, rcvbuf=None):
+        """A connected client; rcvbuf sets SO_RCVBUF before connecting (a
+        small one keeps echod's echo from draining into the client)."""
         s = socket.socket(self.family, socket.SOCK_STREAM)
+        if rcvbuf is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         s.settimeout(timeout)
         s.connect((self.host, self.port))
         return s
@@ -158,6 +162,19 @@ class Echod:
                 raise AssertionError(f"no stderr line matching {pattern!r} within {timeout} s:\n"
                                      + self.stderr_text())
             time.sleep(0.01)
+
+    def wait_for_stats(self, pattern, timeout=10.0):
+        """Asks for a stats line (SIGUSR1) every 0.2 s until one matches the
+        regex pattern, and returns it; AssertionError after timeout."""
+        deadline = time.monotonic() + timeout
+        while True:
+            start = len(self.lines)
+            self.signal(signal.SIGUSR1)
+            try:
+                return self.wait_for_line(pattern, timeout=0.2, start=start)
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
 
     def sanitizer_reports(self):
         """Sanitizer report lines, and the wrapper's (valgrind's) if any."""
@@ -624,6 +641,29 @@ class EchodTestCase(unittest.TestCase):
         s = d.connect(timeout)
         self.addCleanup(s.close)
         return s
+
+    def socket_activated(self, *args):
+        """echod ARGS under systemd's own systemd-socket-activate, on a free
+        127.0.0.1 port: it listens, and on the first connection execs echod
+        in its place with the socket on fd 3 and LISTEN_PID set. Returns
+        (the process, with stderr piped; the port; that first connection).
+        The process is killed (if still running) and its stderr closed when
+        the test ends."""
+        port = free_port()
+        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", self.binary, *args],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline, "systemd-socket-activate did not listen")
+                time.sleep(0.02)
+        self.addCleanup(client.close)
+        return proc, port, client
 
     def assert_clean_stop(self, d, timeout=10.0):
         """SIGTERM; echod must exit 0 with a summary line and no sanitizer report."""

@@ -263,7 +263,8 @@ class Bounded(FaultTestCase):
                             wait_until(lambda: fd_count(d.pid) == base + 1, 5, "echod to accept")
                     finally:
                         close_with_reset(s)
-                    wait_until(lambda: fd_count(d.pid) == base, 3,
+                    # 3 s: a peer check is due every 0.25 s (longer under valgrind).
+                    wait_until(lambda: fd_count(d.pid) == base, 3 * harness.WRAPPER_SLOWDOWN,
                                f"echod to notice the reset ({fd_count(d.pid) - base} connection(s) left)")
                     self.assert_clean_stop(d)
 

@@ -9,11 +9,16 @@ for that long closes a connection, a stalled one included) and
 import signal
 import socket
 import subprocess
+import sys
+import select
+import threading
 import time
 
 import harness
 from harness import (HINT, EchodTestCase, fd_count, fill_until_blocked, random_bytes, recv_exactly,
                      recv_until_closed, recv_until_eof, run_echod, send_queue, wait_until)
+
+MIB = 1 << 20
 
 # Added to every upper bound on a time: the tests also run under ASan, two
 # at a time on two cores.
@@ -444,6 +449,96 @@ class ShutdownTimeout(EchodTestCase):
         self.assertEqual(rc, 0, d.stderr_text())
         self.assertNotIn("drain deadline", d.summary_line())
         self.assert_no_sanitizer_report(d)
+
+
+class BufferBudget(EchodTestCase):
+    """--max-buffer-memory: the rings lent at once stay within the budget;
+    the connections beyond it wait, not reading (TCP holds their peers
+    back), and each gets a ring as one is returned: nothing lost."""
+
+    PEERS = 50
+
+    def test_fifty_unread_peers_fit_in_eight_rings_then_all_bytes_come_back(self):
+        d = self.start("--buffer-size", "1MiB", "--max-buffer-memory", "8MiB")
+        self.assert_echoes(d)
+        base = harness.rss_kib(d.pid)
+        # Small client receive buffers, and more bytes each than a ring,
+        # echod's largest send buffer and that together hold: a peer with a
+        # ring can never finish and give it back while no one reads, so
+        # exactly 8 hold rings and the other 42 wait, on any machine.
+        each = 4 * MIB + harness.tcp_buffer_max("tcp_wmem") + MIB
+        peers = [d.connect(timeout=60, rcvbuf=16 << 10) for _ in range(self.PEERS)]
+        # One random buffer; peer i sends it from byte i on, so no two
+        # peers send the same bytes at the same offset.
+        base_data = memoryview(random_bytes(each + self.PEERS, seed=7))
+        data = [base_data[i:i + each] for i in range(self.PEERS)]
+        sent = [0] * self.PEERS
+        try:
+            # Every peer writes without reading until its writes block.
+            def fill(i):
+                sent[i] = harness.send_until_blocked(peers[i], each, stall=0.5, data=data[i])
+
+            threads = [threading.Thread(target=fill, args=(i,)) for i in range(self.PEERS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            # Eight peers hold the eight rings (full: not reading); the other
+            # 42 wait for one.
+            d.wait_for_stats(rf"stats: 50 connections \(8 paused\), 8 rings in use, 0 pooled; .*"
+                             rf"; {self.PEERS - 8} waiting for a ring \(budget 8MiB spent\)", timeout=20)
+            grown = harness.rss_kib(d.pid) - base
+            if not harness.skip_under_wrapper(self, "RSS within the budget"):
+                # 8 rings of 1 MiB, 1 MiB of slack, and a few KiB per connection.
+                self.assertLess(grown, 8 * 1024 + 1024 + self.PEERS * 8, f"RSS grew {grown} KiB")
+
+            # Now every peer reads: all its bytes come back, in order.
+            errors = []
+
+            def finish(i):
+                # One thread per peer, sending the rest and reading
+                # everything back through one select() loop: neither
+                # direction waits on the other, and no socket timeout is
+                # shared between threads.
+                s = peers[i]
+                s.setblocking(False)
+                rest = data[i][sent[i]:]
+                got = bytearray()
+                deadline = time.monotonic() + 120
+                try:
+                    while len(got) < each:
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            raise TimeoutError(f"{len(got)} of {each} bytes back, {len(rest)} unsent")
+                        readable, writable, _ = select.select([s], [s] if rest else [], [], min(left, 1.0))
+                        if writable:
+                            try:
+                                rest = rest[s.send(rest[:1 << 20]):]
+                            except BlockingIOError:
+                                pass
+                        if readable:
+                            chunk = s.recv(1 << 20)
+                            if not chunk:
+                                raise EOFError(f"EOF after {len(got)} of {each} bytes")
+                            got += chunk
+                    if got != data[i]:
+                        errors.append(f"peer {i}: bytes differ at {harness.first_difference(bytes(got), bytes(data[i]))}")
+                except Exception as e:  # reported below
+                    errors.append(f"peer {i}: {e!r}")
+
+            threads = [threading.Thread(target=finish, args=(i,)) for i in range(self.PEERS)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(150)
+            if errors:
+                print(d.wait_for_stats("stats:"), file=sys.stderr)
+            self.assertEqual(errors, [])
+        finally:
+            for s in peers:
+                s.close()
+        d.wait_for_stats(r"stats: 0 connections", timeout=20)
+        self.assert_clean_stop(d)
 
 
 if __name__ == "__main__":

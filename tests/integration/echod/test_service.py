@@ -286,18 +286,7 @@ class Systemd(EchodTestCase):
     def test_under_systemd_socket_activate(self):
         # systemd's own tool: it listens, and on the first connection execs
         # echod in its place with the socket on fd 3 and LISTEN_PID set.
-        port = harness.free_port()
-        proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", self.binary],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        self.addCleanup(lambda: proc.poll() is None and (proc.kill(), proc.wait(10)))
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client = socket.create_connection(("127.0.0.1", port), timeout=10)
-                break
-            except ConnectionRefusedError:
-                self.assertLess(time.monotonic(), deadline, "systemd-socket-activate did not listen")
-                time.sleep(0.02)
+        proc, port, client = self.socket_activated()
         with client:
             client.sendall(b"activated")
             self.assertEqual(recv_exactly(client, 9, time.monotonic() + 10), b"activated")

@@ -75,6 +75,12 @@ TEST_CASE("every option, long and short, both value spellings") {
         CHECK_FALSE(config_of({}).udp);
         CHECK(config_of({"--udp"}).udp);
     }
+    SUBCASE("proxy-protocol") {
+        CHECK_FALSE(config_of({}).proxy_protocol);
+        CHECK(config_of({"--proxy-protocol"}).proxy_protocol);
+        CHECK(config_of({"--proxy-protocol", "--workers", "2"}).proxy_protocol);
+        CHECK(error_of({"--proxy-protocol=v2"}) == usage("--proxy-protocol: takes no value"));
+    }
     SUBCASE("stats") {
         CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
         CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");
@@ -103,6 +109,9 @@ TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("limits and timeouts") {
         CHECK(config_of({"--max-connections", "1"}).max_connections == 1);
         CHECK(config_of({"--max-connections=1000000"}).max_connections == 1000000);
+        CHECK(config_of({"--max-buffer-memory", "8MiB"}).max_buffer_memory == 8 * 1048576);
+        CHECK(config_of({"--max-buffer-memory=16"}).max_buffer_memory == 16);
+        CHECK(config_of({}).max_buffer_memory == 1024 * 1048576);
         CHECK(config_of({"--idle-timeout", "30"}).idle_timeout_s == 30);
         CHECK(config_of({"--idle-timeout=0.25"}).idle_timeout_s == doctest::Approx(0.25));
         CHECK(config_of({"--shutdown-timeout", "0"}).shutdown_timeout_s == 0);
@@ -157,6 +166,9 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     CHECK(error_of({"--workers", "2", "--udp"}) == usage("--workers: cannot be combined with --udp"));
     CHECK(error_of({"--reuseport=1"}) == usage("--reuseport: takes no value"));
     CHECK(error_of({"--max-connections", "0"}) == usage("--max-connections: 0 is out of range 1..1000000"));
+    CHECK(error_of({"--max-buffer-memory", "15"}) == usage("--max-buffer-memory: 15 is out of range 16B..1048576MiB"));
+    CHECK(error_of({"--max-buffer-memory", "1G"}) ==
+          usage("--max-buffer-memory: '1G' is not a size (a whole number of bytes, optionally with K, KiB, M or MiB)"));
     CHECK(error_of({"--max-connections", "1000001"}) == usage("--max-connections: 1000001 is out of range 1..1000000"));
     CHECK(error_of({"--idle-timeout", "-1"}) == usage("--idle-timeout: '-1' is not a number of seconds"));
     CHECK(error_of({"--idle-timeout", "1m"}) == usage("--idle-timeout: '1m' is not a number of seconds"));
@@ -203,6 +215,7 @@ TEST_CASE("help lists every option with its default") {
                              "--port",
                              "--udp",
                              "--reuseport",
+                             "--proxy-protocol",
                              "--workers",
                              "--backlog",
                              "--buffer-size",
@@ -210,6 +223,8 @@ TEST_CASE("help lists every option with its default") {
                              "--no-reuseaddr",
                              "--log-level",
                              "--max-connections",
+                             "--max-buffer-memory",
+                             "1024MiB",
                              "--idle-timeout",
                              "--shutdown-timeout",
                              "--stats-interval",
@@ -266,6 +281,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
         "reuseaddr = false\n"
         "udp = true\n"
         "reuseport = true\n"
+        "proxy-protocol = true\n"
         "workers = 1\n"
         "max-connections = 500\n"
         "idle-timeout = 30\n"
@@ -283,6 +299,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK_FALSE(c.reuseaddr);
     CHECK(c.udp);
     CHECK(c.reuseport);
+    CHECK(c.proxy_protocol);
     CHECK(c.workers == 1);
     CHECK(c.max_connections == 500);
     CHECK(c.idle_timeout_s == 30);
@@ -293,11 +310,21 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK(c.log_level == common::LogLevel::warn);
 }
 
+TEST_CASE("config file: the switches take true and false") {
+    Config c;
+    CHECK(echod::apply_config_text("proxy-protocol = true\n", "echod.conf", c) == "");
+    CHECK(c.proxy_protocol);
+    CHECK(echod::apply_config_text("proxy-protocol = false\nudp = false\n", "echod.conf", c) == "");
+    CHECK_FALSE(c.proxy_protocol);
+    CHECK_FALSE(c.udp);
+}
+
 TEST_CASE("config file errors name the file, the line and the key") {
     CHECK(config_error("port = 1\nbakclog = 5\n") == usage("echod.conf:2: 'bakclog': unknown key"));
     CHECK(config_error("\n\nbacklog = 0\n") == usage("echod.conf:3: backlog: 0 is out of range 1..65535"));
     CHECK(config_error("port 7007\n") == usage("echod.conf:1: expected 'key = value', got 'port 7007'"));
     CHECK(config_error("udp = yes\n") == usage("echod.conf:1: udp: 'yes' is not true or false"));
+    CHECK(config_error("proxy-protocol = 2\n") == usage("echod.conf:1: proxy-protocol: '2' is not true or false"));
     CHECK(config_error("listen = localhost\n") ==
           usage("echod.conf:1: listen: 'localhost' is not an IPv4 or IPv6 address literal"));
     CHECK(config_error("metrics-listen = 127.0.0.1\n") ==

@@ -3,6 +3,8 @@
 #include "common/parse.h"
 #include "echod/ring_pool.h"
 
+#include <array>
+
 using echod::RingBuffer;
 using echod::RingPool;
 
@@ -53,4 +55,49 @@ TEST_CASE("spares are bounded to about 8 MiB whatever the ring size") {
     CHECK(default_max_pooled(8 * common::MiB) == 1);
     CHECK(default_max_pooled(16 * common::MiB) == 0);
     CHECK(default_max_pooled(256 * common::MiB) == 0);
+}
+
+TEST_CASE("the budget: at most max_rings lent, and lent plus spare within it") {
+    RingPool pool(16, 8, 3);
+    auto a = pool.acquire();
+    auto b = pool.acquire();
+    auto c = pool.acquire();
+    REQUIRE(c != nullptr);
+    CHECK(pool.acquire() == nullptr);  // spent
+    CHECK(pool.in_use() == 3);
+    pool.release(std::move(a));
+    CHECK(pool.pooled() == 1);
+    auto d = pool.acquire();
+    CHECK(d != nullptr);
+    pool.release(std::move(b));
+    pool.release(std::move(c));
+    pool.release(std::move(d));
+    CHECK(pool.in_use() == 0);
+    CHECK(pool.pooled() == 3);  // never more than could be lent
+    CHECK(echod::rings_in_budget(1024, 8 * 1024) == 8);
+    CHECK(echod::rings_in_budget(1024, 1000) == 1);  // at least one ring
+    CHECK(echod::rings_in_budget(1024, 2047) == 1);
+    RingPool one(16, 8, 0);
+    CHECK(one.max_rings() == 1);
+    CHECK(one.acquire() != nullptr);
+}
+
+TEST_CASE("ring waiters: first come first served, removal anywhere, nothing twice") {
+    echod::RingWaiters queue;
+    std::array<echod::RingWaiters::Node, 4> nodes{};
+    for (auto& node : nodes) {
+        queue.push(node);
+    }
+    CHECK(queue.size() == 4);
+    queue.remove(nodes[2]);
+    queue.remove(nodes[2]);
+    CHECK(queue.size() == 3);
+    CHECK(queue.pop() == &nodes[0]);
+    queue.push(nodes[2]);
+    CHECK(queue.pop() == &nodes[1]);
+    CHECK(queue.pop() == &nodes[3]);
+    queue.remove(nodes[2]);
+    CHECK(queue.empty());
+    CHECK(queue.pop() == nullptr);
+    CHECK_FALSE(nodes[0].queued);
 }

@@ -57,8 +57,18 @@ TEST_CASE("Prometheus text format: HELP, TYPE, then the sample, for every metric
             ++samples;
         }
     }
-    CHECK(samples == 17 + echod::fault_kinds);
+    CHECK(samples == 20 + echod::fault_kinds);
     CHECK(text.ends_with("\n"));
+}
+
+TEST_CASE("PROXY header errors: a counter in the metrics, and a part of the stats line once any is counted") {
+    Stats s;
+    CHECK(echod::format_stats_line(s, s, 0).find("PROXY") == std::string::npos);
+    CHECK(echod::format_prometheus(s).find("echod_proxy_errors_total 0\n") != std::string::npos);
+    s.proxy_errors = 4;
+    CHECK(echod::format_prometheus(s).find("# TYPE echod_proxy_errors_total counter\necho"
+                                           "d_proxy_errors_total 4\n") != std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find("; 4 PROXY header errors") != std::string::npos);
 }
 
 TEST_CASE("faults: a counter per fault in the metrics, and a part of the stats line once any is counted") {
@@ -76,4 +86,14 @@ TEST_CASE("faults: a counter per fault in the metrics, and a part of the stats l
     CHECK(echod::format_stats_line(s, s, 0).find(
               "; faults: 3 connections, slice 0, delay 0, rate 0, close 2, reset 0, stall 0, drop 9") !=
           std::string::npos);
+}
+
+TEST_CASE("the ring budget: in the metrics always, in the stats line when someone waits") {
+    Stats s;
+    s.ring_budget = 8 * 1048576;
+    CHECK(echod::format_prometheus(s).find("echod_buffer_memory_budget_bytes 8388608\n") != std::string::npos);
+    CHECK(echod::format_prometheus(s).find("echod_connections_waiting_for_ring 0\n") != std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find("waiting") == std::string::npos);
+    s.rings_waiting = 42;
+    CHECK(echod::format_stats_line(s, s, 0).find("; 42 waiting for a ring (budget 8MiB spent)") != std::string::npos);
 }

@@ -16,6 +16,7 @@ Stats worker_stats(std::uint64_t accepted, std::uint64_t bytes, std::uint64_t co
     s.bytes_in = s.bytes_out = bytes;
     s.connections = connections;
     s.ring_bytes = 65536;
+    s.proxy_errors = accepted / 2;
     return s;
 }
 
@@ -29,6 +30,7 @@ TEST_CASE("the totals sum the latest report of each worker") {
     Stats t = totals.total();
     CHECK(t.accepted == 9);
     CHECK(t.bytes_in == 900);
+    CHECK(t.proxy_errors == 2 + 2);
     CHECK(t.connections == 2);
     CHECK(t.ring_bytes == 65536);
 }
