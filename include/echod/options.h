@@ -33,6 +33,7 @@ struct Config {
     double shutdown_timeout_s = 5;                         // bound on the SIGINT/SIGTERM drain
     double stats_interval_s = 0;                           // log a stats line this often; 0: only on SIGUSR1
     std::string metrics_file;                              // Prometheus text file, rewritten every interval
+    std::string metrics_listen;                            // "ADDR:PORT", "[::1]:PORT": serve /metrics; "": off
     FaultConfig faults;                                    // --fault, --fault-share, --fault-seed
     int report_fd = -1;  // --workers: a worker sends its stats here (set by the parent, not an option)
     common::LogLevel log_level = common::LogLevel::info;
