@@ -3,6 +3,8 @@
 // only, never host names (no DNS).
 #pragma once
 
+#include "common/parse.h"
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -49,5 +51,15 @@ bool make_address(const std::string& literal, std::uint16_t port, sockaddr_stora
 // The length of out's address for bind(2) and connect(2): by its family,
 // and for AF_UNIX by its path.
 socklen_t address_length(const sockaddr_storage& address);
+
+// An address literal and a port, as one value takes them.
+struct AddressAndPort {
+    std::string literal;  // "127.0.0.1", "::1" (no brackets)
+    std::uint16_t port = 0;
+};
+
+// "127.0.0.1:9100" or "[::1]:9100": an IPv4 literal, or an IPv6 one in
+// brackets, then ':' and a port 0..65535.
+Parsed<AddressAndPort> parse_address_and_port(std::string_view text);
 
 }  // namespace common

@@ -2,7 +2,8 @@
 // demand (SIGUSR1) and the Prometheus file (--metrics-file), all from one
 // snapshot of the counters and gauges. A --workers worker sends its
 // snapshots to the parent instead (Config::report_fd), which reports the
-// sum (supervisor.cpp).
+// sum (supervisor.cpp). --metrics-listen serves the same text over HTTP
+// (metrics_http.h).
 #pragma once
 
 #include "echod/options.h"

@@ -33,6 +33,7 @@ struct Config {
     double shutdown_timeout_s = 5;                         // bound on the SIGINT/SIGTERM drain
     double stats_interval_s = 0;                           // log a stats line this often; 0: only on SIGUSR1
     std::string metrics_file;                              // Prometheus text file, rewritten every interval
+    std::string metrics_listen;                            // "ADDR:PORT", "[::1]:PORT": serve /metrics; "": off
     FaultConfig faults;                                    // --fault, --fault-share, --fault-seed
     int report_fd = -1;  // --workers: a worker sends its stats here (set by the parent, not an option)
     common::LogLevel log_level = common::LogLevel::info;
@@ -40,7 +41,7 @@ struct Config {
 
 inline constexpr std::size_t min_buffer_size = 16;
 inline constexpr std::size_t max_buffer_size = 256 * common::MiB;
-inline constexpr std::uint64_t max_max_buffer_memory = 1024 * 1024 * common::MiB;  // 1 TiB
+inline constexpr std::uint64_t max_max_buffer_memory = common::MiB * 1024 * 1024;  // 1 TiB
 inline constexpr std::uint32_t max_max_connections = 1000000;
 inline constexpr std::uint32_t max_workers = 256;
 inline constexpr double max_idle_timeout_s = 7 * 24 * 3600;

@@ -10,6 +10,7 @@
 #include "echod/fault_clock.h"
 #include "echod/listeners.h"
 #include "echod/metrics.h"
+#include "echod/metrics_http.h"
 #include "echod/options.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
@@ -77,6 +78,7 @@ private:
     ConnectionContext context_;
     Listeners listeners_;
     Metrics metrics_;
+    std::unique_ptr<MetricsHttp> metrics_http_;  // --metrics-listen; nullptr without
 };
 
 }  // namespace echod

@@ -1,7 +1,9 @@
 // --workers N: a parent that runs N single-threaded echod workers sharing
-// the port through SO_REUSEPORT. The parent does no I/O: it reserves the
-// port, forks the workers, forwards SIGINT/SIGTERM/SIGUSR1, restarts a worker
-// that dies (with a back-off), and exits once every worker has drained.
+// the port through SO_REUSEPORT. The parent does no echo I/O: it reserves
+// the port, forks the workers, forwards SIGINT/SIGTERM/SIGUSR1, restarts a
+// worker that dies (with a back-off), sums the stats they send it (and with
+// --metrics-listen serves them over HTTP), and exits once every worker has
+// drained.
 #pragma once
 
 #include "echod/options.h"

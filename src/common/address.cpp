@@ -134,4 +134,34 @@ socklen_t address_length(const sockaddr_storage& address) {
     }
 }
 
+Parsed<AddressAndPort> parse_address_and_port(std::string_view text) {
+    auto fail = [text] {
+        return ParseError{fmt::format("'{}' is not ADDR:PORT (an IPv4 literal or a [bracketed] IPv6 one, and a port)",
+                                      printable(text))};
+    };
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+        return fail();
+    }
+    std::string_view host = text.substr(0, colon);
+    bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
+    if (bracketed) {
+        host = host.substr(1, host.size() - 2);
+    }
+    AddressAndPort result{std::string(host), 0};
+    sockaddr_storage address{};
+    // An IPv6 literal needs its brackets (the port would be ambiguous), and
+    // an IPv4 one must not have them; unix:PATH has no port.
+    if (!make_address(result.literal, 0, address) || address.ss_family == AF_UNIX ||
+        bracketed != (address.ss_family == AF_INET6)) {
+        return fail();
+    }
+    Parsed<std::uint64_t> port = parse_uint(text.substr(colon + 1), 0, 65535);
+    if (auto* error = std::get_if<ParseError>(&port)) {
+        return ParseError{fmt::format("port: {}", error->reason)};
+    }
+    result.port = static_cast<std::uint16_t>(std::get<std::uint64_t>(port));
+    return result;
+}
+
 }  // namespace common

@@ -24,6 +24,7 @@ enum LongOnly : int {
     opt_shutdown_timeout,
     opt_stats_interval,
     opt_metrics_file,
+    opt_metrics_listen,
     opt_udp,
     opt_config,
     opt_reuseport,
@@ -48,6 +49,7 @@ constexpr option long_options[] = {
     {"shutdown-timeout", required_argument, nullptr, opt_shutdown_timeout},
     {"stats-interval", required_argument, nullptr, opt_stats_interval},
     {"metrics-file", required_argument, nullptr, opt_metrics_file},
+    {"metrics-listen", required_argument, nullptr, opt_metrics_listen},
     {"udp", no_argument, nullptr, opt_udp},
     {"reuseport", no_argument, nullptr, opt_reuseport},
     {"workers", required_argument, nullptr, opt_workers},
@@ -127,6 +129,14 @@ std::string apply(int value, const char* arg, Config& config) {
             }
             config.metrics_file = arg;
             return {};
+        case opt_metrics_listen: {
+            auto parsed = common::parse_address_and_port(arg);
+            if (auto* error = std::get_if<common::ParseError>(&parsed)) {
+                return error->reason;
+            }
+            config.metrics_listen = arg;
+            return {};
+        }
         case opt_udp:
             config.udp = true;
             return {};
@@ -449,6 +459,10 @@ std::string help_text() {
         "                           SIGUSR1)\n"
         "      --metrics-file PATH  write the stats in Prometheus text format to PATH\n"
         "                           (atomically) every --stats-interval, or every {:g} s\n"
+        "      --metrics-listen ADDR:PORT\n"
+        "                           serve GET /metrics (Prometheus text format) over\n"
+        "                           HTTP on ADDR:PORT, '[::1]:PORT' for IPv6; port 0\n"
+        "                           lets the kernel pick (logged: 'metrics on URL')\n"
         "      --fault SPEC         misbehave on purpose, to test clients; repeat to\n"
         "                           combine: slice=SIZE[,pause=SECONDS] (echo in writes\n"
         "                           of at most SIZE bytes), delay=SECONDS[,jitter=SECONDS],\n"

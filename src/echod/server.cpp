@@ -51,6 +51,10 @@ Server::Server(uv_loop_t* loop, const Config& config)
       metrics_(loop_, config_, [this] { return snapshot(); }) {
     context_.faults = faults_.get();
     context_.proxy = proxy_.get();
+    if (!config_.metrics_listen.empty()) {
+        metrics_http_ = std::make_unique<MetricsHttp>(loop_, config_.metrics_listen,
+                                                      [this] { return format_prometheus(snapshot()); });
+    }
 }
 
 int Server::run() {
@@ -58,7 +62,9 @@ int Server::run() {
     // Signals first: a script may send SIGTERM the moment it reads the ready
     // line, and that must drain, not kill.
     handle_signals();
-    if (!listeners_.start(on_connection, this)) {
+    // The metrics line before the ready line: a script that waits for the
+    // ready line has both.
+    if ((metrics_http_ && !metrics_http_->start()) || !listeners_.start(on_connection, this)) {
         return fail_start();
     }
     if (proxy_) {
@@ -259,6 +265,9 @@ void Server::stop_if_drained() {
 void Server::close_own_handles() {
     listeners_.close();
     metrics_.close();
+    if (metrics_http_) {
+        metrics_http_->close();
+    }
     if (faults_) {
         faults_->clock.close();
     }

@@ -4,6 +4,7 @@
 #include "common/file.h"
 #include "common/log.h"
 #include "echod/listeners.h"
+#include "echod/metrics_http.h"
 #include "echod/stats.h"
 #include "echod/worker_stats.h"
 
@@ -11,6 +12,7 @@
 #include <sys/prctl.h>
 #endif
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,18 +20,41 @@
 #include <uv.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <vector>
 
 namespace echod {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The signals the parent handles. They stay blocked but while ppoll()
+// sleeps, which unblocks them atomically: one that comes between a check
+// and the sleep is not missed. The handler only notes it.
+constexpr std::array<int, 4> handled_signals = {SIGINT, SIGUSR1, SIGTERM, SIGCHLD};  // handled in this order
+std::array<volatile std::sig_atomic_t, NSIG> caught_signals{};
+
+extern "C" void note_signal(int signum) {
+    if (signum > 0 && signum < NSIG) {
+        caught_signals[static_cast<std::size_t>(signum)] = 1;
+    }
+}
+
+bool take_signal(int signum) {
+    auto& caught = caught_signals[static_cast<std::size_t>(signum)];
+    if (caught == 0) {
+        return false;
+    }
+    caught = 0;
+    return true;
+}
 
 struct Worker {
     pid_t pid = -1;                  // -1: not running
@@ -60,7 +85,8 @@ public:
     ~Supervisor();
 
     int run() {
-        if (!reserve_ports() || !open_report_pipe()) {
+        if (!reserve_ports() || !open_report_pipe() || !start_metrics_http()) {
+            stop_metrics_http();
             return 1;
         }
         block_signals();
@@ -68,6 +94,7 @@ public:
         start_reporting();
         supervise();
         finish_reporting();
+        stop_metrics_http();
         common::log_notice("stopped: all {} workers exited{}", config_.workers,
                            status_ == 0 ? "" : " (not all cleanly)");
         return status_;
@@ -76,11 +103,15 @@ public:
 private:
     bool reserve_ports();
     bool open_report_pipe();
+    bool start_metrics_http();
+    void stop_metrics_http();
     void block_signals();
     void start_workers();
     void start(Worker& w);
     void start_reporting();
     void supervise();
+    void wait_for_events();
+    void handle_signal(int signum);
     void reap_workers();
     void forward(int signum);
     void collect_reports();
@@ -96,6 +127,12 @@ private:
     int report_write_ = -1;      // the workers' end
     sigset_t signals_{};
     sigset_t previous_mask_{};
+    sigset_t wait_mask_{};  // previous_mask_ without the handled signals: ppoll's
+    // --metrics-listen: the parent serves /metrics on a loop of its own, run
+    // without blocking between its other waits (its backend fd is polled).
+    uv_loop_t http_loop_{};
+    bool http_loop_open_ = false;
+    std::unique_ptr<MetricsHttp> http_;
     pid_t parent_ = ::getpid();
     std::vector<Worker> workers_;
     WorkerTotals totals_;
@@ -145,6 +182,42 @@ bool Supervisor::reserve_ports() {
     return true;
 }
 
+bool Supervisor::start_metrics_http() {
+    if (config_.metrics_listen.empty()) {
+        return true;
+    }
+    // The parent serves /metrics with the sums; the workers do not serve
+    // it, and report every second (a worker's stats interval is only how
+    // often it sends its stats here), so the sums lag by a second at most.
+    worker_config_.metrics_listen.clear();
+    if (worker_config_.stats_interval_s == 0 || worker_config_.stats_interval_s > 1) {
+        worker_config_.stats_interval_s = 1;
+    }
+    if (int err = uv_loop_init(&http_loop_); err != 0) {
+        common::log_error("--metrics-listen: uv_loop_init: {}", uv_strerror(err));
+        return false;
+    }
+    http_loop_open_ = true;
+    http_ = std::make_unique<MetricsHttp>(&http_loop_, config_.metrics_listen, [this] {
+        collect_reports();
+        return format_prometheus(totals_.total());
+    });
+    return http_->start();
+}
+
+void Supervisor::stop_metrics_http() {
+    if (!http_loop_open_) {
+        return;
+    }
+    http_->close();
+    uv_run(&http_loop_, UV_RUN_DEFAULT);  // the handles close
+    http_.reset();
+    if (int err = uv_loop_close(&http_loop_); err != 0) {
+        common::log_error("--metrics-listen: uv_loop_close: {} (a handle was left open)", uv_strerror(err));
+    }
+    http_loop_open_ = false;
+}
+
 bool Supervisor::open_report_pipe() {
     // Made before fork, shared by every worker. Non-blocking at both ends:
     // a worker never waits on the parent, the parent never on a worker.
@@ -160,12 +233,21 @@ bool Supervisor::open_report_pipe() {
 }
 
 void Supervisor::block_signals() {
-    // Signals are taken synchronously (sigtimedwait), never by a handler.
+    // Blocked, and delivered only inside ppoll (wait_for_events), to a
+    // handler that notes them; they are handled in the loop, in order.
     sigemptyset(&signals_);
-    for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGCHLD}) {
+    for (int s : handled_signals) {
         sigaddset(&signals_, s);
     }
     sigprocmask(SIG_BLOCK, &signals_, &previous_mask_);
+    wait_mask_ = previous_mask_;
+    struct sigaction action {};
+    action.sa_handler = note_signal;
+    action.sa_mask = signals_;
+    for (int s : handled_signals) {
+        sigdelset(&wait_mask_, s);
+        sigaction(s, &action, nullptr);
+    }
 }
 
 void Supervisor::start_workers() {
@@ -191,6 +273,17 @@ void Supervisor::start(Worker& w) {
             ::close(fd);
         }
         ::close(report_read_);
+        if (http_) {
+            // A worker holds no scraper's connection open. (The loop's own
+            // pipe and eventfd stay, unused.)
+            http_->close_fds_in_child();
+            ::close(uv_backend_fd(&http_loop_));
+        }
+        struct sigaction default_action {};
+        default_action.sa_handler = SIG_DFL;
+        for (int s : handled_signals) {
+            sigaction(s, &default_action, nullptr);  // the parent's note_signal is not the worker's
+        }
         // SIGINT, SIGTERM and SIGUSR1 stay blocked until the worker's own
         // handlers are in (Server::run unblocks them): one sent while the
         // worker is still starting (a restart under a stop, a slow start
@@ -248,28 +341,11 @@ void Supervisor::supervise() {
         if (stopping_ && !any_running) {
             return;
         }
-        // Sleep until a signal, a restart or a report that is due.
-        auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::max(next_wake() - Clock::now(), Clock::duration{}));
-        timespec timeout{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
-        int signum = sigtimedwait(&signals_, nullptr, &timeout);
-
-        if (signum == SIGCHLD) {
-            reap_workers();
-        } else if (signum == SIGINT || signum == SIGTERM) {
-            if (stopping_) {
-                status_ = 1;  // a second signal: the workers end their drain at once
+        wait_for_events();
+        for (int signum : handled_signals) {
+            if (take_signal(signum)) {
+                handle_signal(signum);
             }
-            stopping_ = true;
-            forward(signum);
-        } else if (signum == SIGUSR1) {
-            // Each worker answers with fresh stats; the line waits for them.
-            for (Worker& w : workers_) {
-                w.answered = w.pid < 0;
-            }
-            answer_pending_ = true;
-            answer_by_ = Clock::now() + answer_deadline;
-            forward(signum);
         }
         collect_reports();
         auto now = Clock::now();
@@ -290,6 +366,46 @@ void Supervisor::supervise() {
                 }
             }
         }
+    }
+}
+
+void Supervisor::wait_for_events() {
+    // Sleep until a signal, a report on the pipe, a restart or a report that
+    // is due, or (--metrics-listen) the HTTP loop's next event or timer.
+    auto wait =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(next_wake() - Clock::now(), Clock::duration{}));
+    std::array<pollfd, 2> fds{pollfd{report_read_, POLLIN, 0}, pollfd{-1, POLLIN, 0}};
+    if (http_) {
+        fds[1].fd = uv_backend_fd(&http_loop_);
+        uv_update_time(&http_loop_);
+        if (int ms = uv_backend_timeout(&http_loop_); ms >= 0) {
+            wait = std::min<std::chrono::nanoseconds>(wait, std::chrono::milliseconds(ms));
+        }
+    }
+    timespec timeout{static_cast<time_t>(wait.count() / 1000000000), static_cast<long>(wait.count() % 1000000000)};
+    ::ppoll(fds.data(), fds.size(), &timeout, &wait_mask_);  // EINTR: a signal was noted
+    if (http_) {
+        uv_run(&http_loop_, UV_RUN_NOWAIT);
+    }
+}
+
+void Supervisor::handle_signal(int signum) {
+    if (signum == SIGCHLD) {
+        reap_workers();
+    } else if (signum == SIGINT || signum == SIGTERM) {
+        if (stopping_) {
+            status_ = 1;  // a second signal: the workers end their drain at once
+        }
+        stopping_ = true;
+        forward(signum);
+    } else if (signum == SIGUSR1) {
+        // Each worker answers with fresh stats; the line waits for them.
+        for (Worker& w : workers_) {
+            w.answered = w.pid < 0;
+        }
+        answer_pending_ = true;
+        answer_by_ = Clock::now() + answer_deadline;
+        forward(signum);
     }
 }
 

@@ -24,6 +24,9 @@ import unittest
 READY = re.compile(r"listening on (\[[^\]]+\]|[0-9.]+):(\d+)")
 # The ready line of a Unix socket listener (--listen unix:PATH).
 UNIX_READY = re.compile(r"listening on unix:(.*) \(backlog ")
+# --metrics-listen's line, logged before the ready line (under --workers, by
+# the parent, before any worker's).
+METRICS_READY = re.compile(r"metrics on http://(\[[^\]]+\]|[0-9.]+):(\d+)/metrics")
 
 # The end of every usage error line (exit 2).
 HINT = "(see 'echod --help')"
@@ -151,6 +154,15 @@ class Echod:
     def stderr_text(self):
         return "\n".join(self.lines)
 
+    def metrics_address(self):
+        """(host, port) of the --metrics-listen endpoint from its line, or
+        None without one."""
+        for line in self.lines:
+            m = METRICS_READY.search(line)
+            if m:
+                return m.group(1).strip("[]"), int(m.group(2))
+        return None
+
     def wait_for_line(self, pattern, timeout=10.0, start=0):
         """The first stderr line from index start on that matches the regex
         pattern; raises AssertionError after timeout."""
@@ -231,6 +243,13 @@ class Echod:
 
 
 # ---------------------------------------------------------------- /proc
+
+
+def children(pid):
+    """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN): a
+    --workers parent's workers."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return sorted(int(p) for p in f.read().split())
 
 
 def rss_kib(pid):
@@ -536,16 +555,21 @@ def random_bytes(n, seed):
     return random.Random(seed).randbytes(n)
 
 
+def parse_metrics(text):
+    """{series: value} of the samples in Prometheus text (0.0.4)."""
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, value = line.split()
+        samples[name] = float(value)
+    return samples
+
+
 def metrics(path):
     """{series: value} of the samples in a Prometheus text file (--metrics-file)."""
-    samples = {}
     with open(path) as f:
-        for line in f:
-            if line.startswith("#") or not line.strip():
-                continue
-            name, value = line.split()
-            samples[name] = float(value)
-    return samples
+        return parse_metrics(f.read())
 
 
 # ---------------------------------------------------------------- processes

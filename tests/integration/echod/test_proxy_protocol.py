@@ -19,7 +19,6 @@ echobench is taken from beside echod (the same build directory).
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -30,6 +29,7 @@ import threading
 import time
 import unittest
 
+import debian
 import harness
 from harness import (EchodTestCase, echobench_beside, fill_until_blocked, metrics, random_bytes, recv_exactly,
                      recv_to_the_end, tcp_sockets, wait_until)
@@ -386,32 +386,6 @@ class Composes(ProxyTestCase):
 # ---------------------------------------------------------------- HAProxy
 
 
-def find_or_install_haproxy():
-    """(path, None), or (None, why not). Installs Debian's haproxy with
-    apt-get when missing and root, as tools/setup does its packages."""
-    for path in (shutil.which("haproxy"), "/usr/sbin/haproxy"):
-        if path and os.access(path, os.X_OK):
-            return path, None
-    if os.geteuid() != 0:
-        return None, "haproxy is not installed, and installing it needs root (apt-get install haproxy)"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "haproxy"]
-    try:
-        print("*** installing haproxy (apt-get install haproxy)", file=sys.stderr, flush=True)
-        r = subprocess.run(install, env=env, capture_output=True, text=True, timeout=240)
-        if r.returncode != 0:  # an empty or old package list: update once, then again
-            subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=240)
-            r = subprocess.run(install, env=env, capture_output=True, text=True, timeout=240)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return None, f"apt-get install haproxy failed: {e}"
-    if r.returncode != 0:
-        return None, f"apt-get install haproxy failed (exit {r.returncode}): {r.stderr.strip()[-300:]}"
-    path = shutil.which("haproxy") or "/usr/sbin/haproxy"
-    if not os.access(path, os.X_OK):
-        return None, "apt-get installed haproxy, but there is no haproxy binary"
-    return path, None
-
-
 HAPROXY, HAPROXY_MISSING = None, None
 
 HAPROXY_CONFIG = """\
@@ -483,7 +457,7 @@ class RealHAProxy(ProxyTestCase):
     def setUpClass(cls):
         global HAPROXY, HAPROXY_MISSING
         if HAPROXY is None and HAPROXY_MISSING is None:
-            HAPROXY, HAPROXY_MISSING = find_or_install_haproxy()
+            HAPROXY, HAPROXY_MISSING = debian.ensure_program("haproxy")
         if HAPROXY_MISSING:
             print(f"\n*** SKIPPED: HAProxy tests: {HAPROXY_MISSING}", file=sys.stderr, flush=True)
             raise unittest.SkipTest(HAPROXY_MISSING)

@@ -11,13 +11,7 @@ import tempfile
 import time
 
 import harness
-from harness import EchodTestCase, fd_count, metrics, recv_exactly, wait_until
-
-
-def children(pid):
-    """The PIDs of pid's children (Linux /proc, CONFIG_PROC_CHILDREN)."""
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return sorted(int(p) for p in f.read().split())
+from harness import EchodTestCase, children, fd_count, metrics, recv_exactly, wait_until
 
 
 def echo(sock, data=b"ping"):

@@ -44,6 +44,7 @@ TEST_CASE("defaults") {
     CHECK(c.listen == std::vector<std::string>{"127.0.0.1"});
     CHECK(c.stats_interval_s == 0);
     CHECK(c.metrics_file.empty());
+    CHECK(c.metrics_listen.empty());
     CHECK(c.port == 7007);
     CHECK(c.backlog == 511);
     CHECK(c.buffer_size == 64 * 1024);
@@ -83,6 +84,8 @@ TEST_CASE("every option, long and short, both value spellings") {
     SUBCASE("stats") {
         CHECK(config_of({"--stats-interval", "2.5"}).stats_interval_s == doctest::Approx(2.5));
         CHECK(config_of({"--metrics-file", "/tmp/echod.prom"}).metrics_file == "/tmp/echod.prom");
+        CHECK(config_of({"--metrics-listen", "127.0.0.1:9100"}).metrics_listen == "127.0.0.1:9100");
+        CHECK(config_of({"--metrics-listen=[::1]:0"}).metrics_listen == "[::1]:0");
     }
     SUBCASE("port") {
         CHECK(config_of({"-p", "0"}).port == 0);
@@ -174,6 +177,13 @@ TEST_CASE("invalid values name the option and say what is wrong") {
     CHECK(error_of({"--shutdown-timeout"}) == usage("--shutdown-timeout: missing value"));
     CHECK(error_of({"--stats-interval", "86401"}) == usage("--stats-interval: 86401 is out of range 0..86400"));
     CHECK(error_of({"--metrics-file="}) == usage("--metrics-file: needs a file name"));
+    CHECK(error_of({"--metrics-listen", "9100"}) ==
+          usage("--metrics-listen: '9100' is not ADDR:PORT (an IPv4 literal or a [bracketed] IPv6 one, and a port)"));
+    CHECK(error_of({"--metrics-listen", "::1:9100"}) ==
+          usage("--metrics-listen: '::1:9100' is not ADDR:PORT (an IPv4 literal or a [bracketed] IPv6 one, and a "
+                "port)"));
+    CHECK(error_of({"--metrics-listen", "127.0.0.1:70000"}) ==
+          usage("--metrics-listen: port: 70000 is out of range 0..65535"));
     CHECK(error_of({"--log-level", "loud"}) == usage("--log-level: 'loud' is not one of error, warn, info, debug"));
 }
 
@@ -219,6 +229,7 @@ TEST_CASE("help lists every option with its default") {
                              "--shutdown-timeout",
                              "--stats-interval",
                              "--metrics-file",
+                             "--metrics-listen",
                              "10000",
                              "--verbose",
                              "--quiet",
@@ -277,6 +288,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
         "shutdown-timeout = 2.5\n"
         "stats-interval = 60\n"
         "metrics-file = /var/lib/node_exporter/echod.prom\n"
+        "metrics-listen = [::]:9100\n"
         "log-level = warn\n",
         "echod.conf", c);
     CHECK(error == "");
@@ -294,6 +306,7 @@ TEST_CASE("config file: key = value lines with the long option names") {
     CHECK(c.shutdown_timeout_s == doctest::Approx(2.5));
     CHECK(c.stats_interval_s == 60);
     CHECK(c.metrics_file == "/var/lib/node_exporter/echod.prom");
+    CHECK(c.metrics_listen == "[::]:9100");
     CHECK(c.log_level == common::LogLevel::warn);
 }
 
@@ -314,6 +327,9 @@ TEST_CASE("config file errors name the file, the line and the key") {
     CHECK(config_error("proxy-protocol = 2\n") == usage("echod.conf:1: proxy-protocol: '2' is not true or false"));
     CHECK(config_error("listen = localhost\n") ==
           usage("echod.conf:1: listen: 'localhost' is not an IPv4 or IPv6 address literal"));
+    CHECK(config_error("metrics-listen = 127.0.0.1\n") ==
+          usage("echod.conf:1: metrics-listen: '127.0.0.1' is not ADDR:PORT (an IPv4 literal or a [bracketed] IPv6 "
+                "one, and a port)"));
     // Not options a file can set.
     for (const char* key : {"help", "version", "config", "verbose", "quiet", "no-reuseaddr", "--port"}) {
         CAPTURE(key);
