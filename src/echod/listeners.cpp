@@ -99,7 +99,7 @@ ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, 
     if (!common::make_address(literal, port, storage)) {
         return {-1, UV_EINVAL, "inet_pton"};
     }
-    socklen_t length = storage.ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+    socklen_t length = common::address_length(storage);
 
     int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {

@@ -117,6 +117,7 @@ TEST_CASE("parse_address_and_port: IPv4 as is, IPv6 in brackets, a port 0..65535
     CHECK(error(":9100") == "':9100'" + shape);
     CHECK(error("[::1:9100") == "'[::1:9100'" + shape);
     CHECK(error("") == "''" + shape);
+    CHECK(error("unix:/tmp/m.sock:9100") == "'unix:/tmp/m.sock:9100'" + shape);  // a Unix socket has no port
     CHECK(error("127.0.0.1:") == "port: '' is not a whole number");
     CHECK(error("127.0.0.1:65536") == "port: 65536 is out of range 0..65535");
     CHECK(error("[::1]:x") == "port: 'x' is not a whole number");
