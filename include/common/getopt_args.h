@@ -14,9 +14,6 @@ namespace common {
 // "PROGRAM: what (see 'PROGRAM --help')"
 std::string usage_line(std::string_view program, std::string_view what);
 
-// An IPv4 or IPv6 address literal (no host names).
-bool is_address_literal(const std::string& text);
-
 class GetoptArgs {
 public:
     // getopt_long permutes argv and keeps global state: this takes a private,

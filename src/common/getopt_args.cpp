@@ -2,8 +2,6 @@
 
 #include "common/parse.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 
 #include <fmt/format.h>
 
@@ -11,12 +9,6 @@ namespace common {
 
 std::string usage_line(std::string_view program, std::string_view what) {
     return fmt::format("{0}: {1} (see '{0} --help')", program, what);
-}
-
-bool is_address_literal(const std::string& text) {
-    in_addr v4{};
-    in6_addr v6{};
-    return inet_pton(AF_INET, text.c_str(), &v4) == 1 || inet_pton(AF_INET6, text.c_str(), &v6) == 1;
 }
 
 GetoptArgs::GetoptArgs(std::string_view program, std::span<const char* const> args, const option* long_options,
