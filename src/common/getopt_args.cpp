@@ -2,7 +2,6 @@
 
 #include "common/parse.h"
 
-
 #include <fmt/format.h>
 
 namespace common {

@@ -17,16 +17,6 @@
 namespace echod {
 namespace {
 
-template <typename Handle>
-uv_handle_t* as_handle(Handle* handle) {
-    return reinterpret_cast<uv_handle_t*>(handle);
-}
-
-template <typename Handle>
-uv_stream_t* as_stream(Handle* handle) {
-    return reinterpret_cast<uv_stream_t*>(handle);
-}
-
 // The handles belong to Listeners, which outlives the loop's run: nothing
 // to free when they close.
 void on_closed(uv_handle_t* /*handle*/) {}
@@ -204,7 +194,7 @@ Listeners::Opened Listeners::open_tcp(const std::string& address) {
         common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted, call, uv_strerror(err), uv_err_name(err));
         return opened;
     }
-    opened.handle = as_stream(tcp);
+    opened.handle = common::as_stream(tcp);
     int length = sizeof opened.bound;
     uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&opened.bound), &length);
     return opened;
@@ -253,7 +243,7 @@ Listeners::Opened Listeners::open_unix(const std::string& address) {
         ::close(fd);
         return opened;
     }
-    opened.handle = as_stream(pipe);
+    opened.handle = common::as_stream(pipe);
     return opened;
 }
 
@@ -279,11 +269,11 @@ Listeners::Opened Listeners::adopt_socket(int fd) {
     int err = 0;
     if (family == AF_UNIX) {
         uv_pipe_t* pipe = new_pipe();
-        stream = as_stream(pipe);
+        stream = common::as_stream(pipe);
         err = uv_pipe_open(pipe, fd);
     } else {
         uv_tcp_t* tcp = new_tcp();
-        stream = as_stream(tcp);
+        stream = common::as_stream(tcp);
         err = uv_tcp_open(tcp, fd);
     }
     if (err != 0) {
@@ -369,21 +359,21 @@ void Listeners::close() {
     // have made a new file at the path (as stale) by the time we unlink.
     remove_socket_files();
     for (const auto& tcp : tcp_) {
-        if (!uv_is_closing(as_handle(tcp.get()))) {
-            uv_close(as_handle(tcp.get()), on_closed);
+        if (!uv_is_closing(common::as_handle(tcp.get()))) {
+            uv_close(common::as_handle(tcp.get()), on_closed);
         }
     }
     for (const auto& pipe : pipes_) {
-        if (!uv_is_closing(as_handle(pipe.get()))) {
-            uv_close(as_handle(pipe.get()), on_closed);
+        if (!uv_is_closing(common::as_handle(pipe.get()))) {
+            uv_close(common::as_handle(pipe.get()), on_closed);
         }
     }
     for (const auto& udp : udp_) {
         if (udp->faults) {
             udp->faults->cancel();
         }
-        if (!uv_is_closing(as_handle(&udp->handle))) {
-            uv_close(as_handle(&udp->handle), on_closed);
+        if (!uv_is_closing(common::as_handle(&udp->handle))) {
+            uv_close(common::as_handle(&udp->handle), on_closed);
         }
     }
 }

@@ -17,16 +17,6 @@ namespace {
 
 constexpr int http_backlog = 128;
 
-template <typename Handle>
-uv_handle_t* as_handle(Handle* handle) {
-    return reinterpret_cast<uv_handle_t*>(handle);
-}
-
-template <typename Handle>
-uv_stream_t* as_stream(Handle* handle) {
-    return reinterpret_cast<uv_stream_t*>(handle);
-}
-
 // The listener is a member: nothing to free when it closes.
 void on_listener_closed(uv_handle_t* /*handle*/) {}
 
@@ -54,10 +44,10 @@ public:
     // Accepts from listener and starts reading; false if that failed (the
     // client is closing then).
     bool start(uv_stream_t* listener) {
-        int err = uv_accept(listener, as_stream(&tcp_));
+        int err = uv_accept(listener, common::as_stream(&tcp_));
         if (err == 0) {
             uv_tcp_nodelay(&tcp_, 1);
-            err = uv_read_start(as_stream(&tcp_), on_alloc, on_read);
+            err = uv_read_start(common::as_stream(&tcp_), on_alloc, on_read);
         }
         if (err != 0) {
             common::log_debug("metrics: accept: {}", uv_strerror(err));
@@ -74,8 +64,8 @@ public:
             return;
         }
         state_ = State::closing;
-        uv_close(as_handle(&tcp_), on_close);  // cancels a write or shutdown in flight
-        uv_close(as_handle(&timer_), on_close);
+        uv_close(common::as_handle(&tcp_), on_close);  // cancels a write or shutdown in flight
+        uv_close(common::as_handle(&timer_), on_close);
     }
 
     const uv_tcp_t& tcp() const { return tcp_; }
@@ -147,11 +137,11 @@ private:
 
     void respond(std::string response, bool close_after) {
         state_ = State::writing;
-        uv_read_stop(as_stream(&tcp_));  // one request at a time: the next waits in the kernel
+        uv_read_stop(common::as_stream(&tcp_));  // one request at a time: the next waits in the kernel
         response_ = std::move(response);
         close_after_write_ = close_after;
         uv_buf_t buf = uv_buf_init(response_.data(), static_cast<unsigned>(response_.size()));
-        if (uv_write(&write_, as_stream(&tcp_), &buf, 1, after_write) != 0) {
+        if (uv_write(&write_, common::as_stream(&tcp_), &buf, 1, after_write) != 0) {
             close();
         }
     }
@@ -182,7 +172,7 @@ private:
         reader_.reset();
         state_ = State::reading;
         uv_timer_start(&timer_, on_deadline, http_deadline_ms, 0);
-        if (uv_read_start(as_stream(&tcp_), on_alloc, on_read) != 0) {
+        if (uv_read_start(common::as_stream(&tcp_), on_alloc, on_read) != 0) {
             close();
             return;
         }
@@ -194,8 +184,8 @@ private:
     void linger() {
         state_ = State::lingering;
         uv_timer_start(&timer_, on_deadline, http_linger_ms, 0);
-        if (uv_shutdown(&shutdown_, as_stream(&tcp_), after_shutdown) != 0 ||
-            uv_read_start(as_stream(&tcp_), on_alloc, on_read) != 0) {
+        if (uv_shutdown(&shutdown_, common::as_stream(&tcp_), after_shutdown) != 0 ||
+            uv_read_start(common::as_stream(&tcp_), on_alloc, on_read) != 0) {
             close();
         }
     }
@@ -280,7 +270,7 @@ bool MetricsHttp::start() {
         }
     }
     if (err == 0) {
-        err = uv_listen(as_stream(&listener_), http_backlog, on_connection);
+        err = uv_listen(common::as_stream(&listener_), http_backlog, on_connection);
         call = "listen";
     }
     if (err != 0) {
@@ -317,8 +307,8 @@ void MetricsHttp::on_connection(uv_stream_t* listener, int status) {
 void MetricsHttp::refuse() {
     auto* tcp = new uv_tcp_t;
     uv_tcp_init(loop_, tcp);
-    uv_accept(as_stream(&listener_), as_stream(tcp));
-    uv_close(as_handle(tcp), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+    uv_accept(common::as_stream(&listener_), common::as_stream(tcp));
+    uv_close(common::as_handle(tcp), [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
     if (refuse_warnings_.allow(uv_now(loop_))) {
         common::log_warn("metrics: {} HTTP connections open: refusing more", max_http_clients);
     }
@@ -330,8 +320,8 @@ void MetricsHttp::forget(Client* client) {
 
 void MetricsHttp::close() {
     closed_ = true;
-    if (listener_initialized_ && !uv_is_closing(as_handle(&listener_))) {
-        uv_close(as_handle(&listener_), on_listener_closed);
+    if (listener_initialized_ && !uv_is_closing(common::as_handle(&listener_))) {
+        uv_close(common::as_handle(&listener_), on_listener_closed);
     }
     for (Client* client : clients_) {
         client->close();  // each leaves clients_ in its close callback, later

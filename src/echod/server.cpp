@@ -12,11 +12,6 @@
 namespace echod {
 namespace {
 
-template <typename Handle>
-uv_handle_t* as_handle(Handle* handle) {
-    return reinterpret_cast<uv_handle_t*>(handle);
-}
-
 // Server handles (listeners included) are owned by the Server, which
 // outlives the loop's run: nothing to free when they close.
 void on_own_handle_closed(uv_handle_t* /*handle*/) {}
@@ -274,8 +269,8 @@ void Server::close_own_handles() {
     if (proxy_) {
         proxy_->deadlines.close();
     }
-    for (uv_handle_t* handle : {as_handle(&sigint_), as_handle(&sigterm_), as_handle(&sigusr1_),
-                                as_handle(&drain_timer_), as_handle(&idle_timer_)}) {
+    for (uv_handle_t* handle : {common::as_handle(&sigint_), common::as_handle(&sigterm_), common::as_handle(&sigusr1_),
+                                common::as_handle(&drain_timer_), common::as_handle(&idle_timer_)}) {
         if (!uv_is_closing(handle)) {
             uv_close(handle, on_own_handle_closed);
         }
