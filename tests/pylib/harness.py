@@ -261,6 +261,13 @@ def rss_kib(pid):
     raise RuntimeError("no VmRSS")
 
 
+def sanitized(pid):
+    """True when pid runs with AddressSanitizer (tools/test --sanitize),
+    whose shadow memory adds an eighth to every byte echod touches."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
 def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
