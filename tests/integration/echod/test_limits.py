@@ -491,7 +491,7 @@ class BufferBudget(EchodTestCase):
             # Eight peers hold the eight rings (full: not reading); the other
             # 42 wait for one.
             d.wait_for_stats(rf"stats: 50 connections \(8 paused\), 8 rings in use, 0 pooled; .*"
-                             rf"; {self.PEERS - 8} waiting for a ring \(budget 8MiB spent\)", timeout=20)
+                             rf"; ring budget 8MiB, {self.PEERS - 8} waiting for a ring", timeout=20)
             grown = harness.rss_kib(d.pid) - base
             if not harness.skip_under_wrapper(self, "RSS within the budget"):
                 # 8 rings of 1 MiB and 1 MiB of slack (under ASan, plus the

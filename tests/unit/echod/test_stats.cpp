@@ -88,12 +88,12 @@ TEST_CASE("faults: a counter per fault in the metrics, and a part of the stats l
           std::string::npos);
 }
 
-TEST_CASE("the ring budget: in the metrics always, in the stats line when someone waits") {
+TEST_CASE("the ring budget and its queue: in the metrics and in the stats line") {
     Stats s;
     s.ring_budget = 8 * 1048576;
     CHECK(echod::format_prometheus(s).find("echod_buffer_memory_budget_bytes 8388608\n") != std::string::npos);
     CHECK(echod::format_prometheus(s).find("echod_connections_waiting_for_ring 0\n") != std::string::npos);
-    CHECK(echod::format_stats_line(s, s, 0).find("waiting") == std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find("; ring budget 8MiB, 0 waiting for a ring") != std::string::npos);
     s.rings_waiting = 42;
-    CHECK(echod::format_stats_line(s, s, 0).find("; 42 waiting for a ring (budget 8MiB spent)") != std::string::npos);
+    CHECK(echod::format_stats_line(s, s, 0).find("; ring budget 8MiB, 42 waiting for a ring") != std::string::npos);
 }
