@@ -219,6 +219,12 @@ void Connection::handle_read(ssize_t nread) {
             state_ = State::flushing;
         }
         finish_if_flushed();
+        if (faults_ && state_ == State::flushing) {
+            // Bytes held back and no more reading: an RST that came with
+            // the data is reported by libuv as this EOF (POLLHUP after a
+            // partial read), and only TCP's state will tell.
+            watch_peer();
+        }
     } else if (nread < 0) {
         common::log_debug("read: {}", uv_strerror(static_cast<int>(nread)));
         close();

@@ -269,6 +269,22 @@ class Bounded(FaultTestCase):
                     self.assert_clean_stop(d)
 
 
+    def test_data_and_reset_together_are_noticed(self):
+        # The bytes and the RST in one go: libuv often reports the pair as
+        # bytes, then EOF (POLLHUP after a partial read), and the reset is
+        # then only in TCP's state. Twenty times: the old code missed about
+        # half of them until the 30 s delay ran out.
+        d = self.start("--fault", "delay=30")
+        base = fd_count(d.pid)
+        for i in range(20):
+            s = d.connect()
+            s.sendall(b"x" * 1000)
+            close_with_reset(s)
+            wait_until(lambda: fd_count(d.pid) == base, 3 * harness.WRAPPER_SLOWDOWN,
+                       f"echod to notice reset {i + 1} ({fd_count(d.pid) - base} connection(s) left)")
+        self.assert_clean_stop(d)
+
+
 class Combined(FaultTestCase):
     def test_slice_delay_rate_together_leave_the_bytes_unchanged(self):
         d = self.start("--fault", "slice=7,pause=0.001", "--fault", "delay=0.002,jitter=0.001",
