@@ -15,8 +15,8 @@ std::string format_stats_line(const Stats& now, const Stats& before, double seco
         now.connections, now.paused, now.rings_in_use, now.rings_pooled, now.accepted, now.closed, now.refused,
         now.closed_idle, now.bytes_in, now.bytes_out);
     // The budget always; the queue's length with it (0 while rings are to be had).
-    line += fmt::format("; ring budget {}, {} waiting for a ring", common::format_size(now.ring_budget),
-                        now.rings_waiting);
+    line +=
+        fmt::format("; ring budget {}, {} waiting for a ring", common::format_size(now.ring_budget), now.rings_waiting);
     if (now.udp_in != 0) {
         line += fmt::format("; udp {} in, {} out, {} dropped", now.udp_in, now.udp_out, now.udp_dropped);
     }
