@@ -60,7 +60,8 @@ public:
     void count_broken(const std::string& reason);
     void count_mismatch(const std::string& reason);
     void count_timeout(const std::string& reason);
-    void count_closed(bool was_open);  // a client's close() began
+    void count_closed(bool was_open);                               // a client's close() began
+    void count_sent(std::uint64_t bytes) { sent_bytes_ += bytes; }  // a write completed: in the kernel's hands
     std::uint32_t connecting() const { return connecting_; }
 
     // --- The controller, while the worker runs.
@@ -76,6 +77,7 @@ public:
     // --- The controller, after join().
     const Histogram& histogram() const { return histogram_; }
     const BenchErrors& errors() const { return errors_; }
+    std::uint64_t sent_bytes() const { return sent_bytes_; }
 
 private:
     void roll_timeline(std::uint64_t now_ns);  // closes the intervals that ended by now_ns
@@ -96,6 +98,8 @@ private:
     Histogram interval_window_latency_;  // its echoes inside the window, for histogram_ too
     std::uint64_t interval_end_ns_ = 0;  // when it closes
     std::optional<TimelineInterval> spare_interval_;  // the next one, made ahead by the tick
+
+    std::uint64_t sent_bytes_ = 0;  // whole run, warm-up and drain included; read after join()
 
     // Published for the controller.
     std::atomic<std::uint32_t> established_{0};

@@ -42,7 +42,12 @@ struct BenchResult {
     std::uint32_t established = 0;  // connections that ever connected
     double duration_s = 0;          // the measured window
     std::uint64_t messages = 0;     // echoed in full and correctly within the window
-    Histogram latency;              // ns, one value per counted message
+    // Bytes whose write completed over the whole run, warm-up and drain
+    // included: what the server was given to read (a server's own received
+    // bytes counter can be checked against it). Files written before it
+    // existed have none, and a merge with one of them has none.
+    std::optional<std::uint64_t> sent_bytes = 0;
+    Histogram latency;  // ns, one value per counted message
     BenchErrors errors;
     bool interrupted = false;  // Ctrl-C ended the window early
 

@@ -166,6 +166,7 @@ void Client::handle_write_done(const WriteRequest& request, int status) {
         return;
     }
     // libuv completes a stream's writes in order.
+    context_.counters->count_sent((request.end_seq - written_seq_) * size_);
     written_seq_ = request.end_seq;
     if (state_ == State::open) {
         send_ready();

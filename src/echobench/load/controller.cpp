@@ -129,6 +129,7 @@ int Controller::run(BenchResult& result) {
         result.errors.merge(w->counters().errors());
         result.messages += w->counters().measured();
         result.established += w->counters().established();
+        *result.sent_bytes += w->counters().sent_bytes();
     }
     if (window_start_ns_ != UINT64_MAX && window_end_ns_ != UINT64_MAX && window_end_ns_ > window_start_ns_) {
         result.duration_s = static_cast<double>(window_end_ns_ - window_start_ns_) / 1e9;

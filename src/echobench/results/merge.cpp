@@ -204,6 +204,14 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
         }
     };
     optional_string("version", r.version);
+    // Files written before "sent_bytes" existed have none (and null is a
+    // merge that included one of those): the merge's is then unknown too.
+    r.sent_bytes.reset();
+    if (const json* sent = find(doc, "sent_bytes"); sent != nullptr && !sent->is_null()) {
+        std::uint64_t bytes = 0;
+        f.uint("sent_bytes", bytes);
+        r.sent_bytes = bytes;
+    }
     optional_string("started_at", r.started_at);
     if (const json* phases = find(doc, "phases"); phases != nullptr) {
         Fields p(*phases);
@@ -250,6 +258,7 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
     m.size = first.size;
     m.runs = 0;
     m.verify = true;
+    m.sent_bytes = 0;
     double rate_sum = 0;
     std::vector<std::string> targets;
     std::vector<std::string> versions;
@@ -276,6 +285,11 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
         m.threads += r.threads;
         m.runs += r.runs;
         m.messages += r.messages;
+        if (m.sent_bytes && r.sent_bytes && !overflows(*m.sent_bytes, *r.sent_bytes)) {
+            *m.sent_bytes += *r.sent_bytes;
+        } else {
+            m.sent_bytes.reset();  // unknown for one run, or past 2^64: unknown for the merge
+        }
         m.pipeline = std::max(m.pipeline, r.pipeline);
         m.duration_s = std::max(m.duration_s, r.duration_s);
         m.warmup_s = std::max(m.warmup_s, r.warmup_s);

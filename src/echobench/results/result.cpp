@@ -91,22 +91,23 @@ std::string format_json(const BenchResult& r) {
         rate = fmt::format(R"({{"target": {:.1f}, "achieved": {:.1f}, "shortfall_pct": {:.2f}}})", r.rate, achieved,
                            finite(std::max(0.0, (1.0 - achieved / r.rate) * 100.0)));
     }
-    return fmt::format(R"({{"connections": {}, "size": {}, "pipeline": {}, "duration_s": {:.3f}, )"
-                       R"("messages": {}, "msgs_per_sec": {:.1f}, "bytes_per_sec": {:.1f}, )"
-                       R"("latency_us": {{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}}, )"
-                       R"("errors": {{"connect": {}, "broken": {}, "mismatch": {}, "timeout": {}}}, )"
-                       R"("threads": {}, "established": {}, "verify": {}, "warmup_s": {:.3f}, "rate": {}, )"
-                       R"("target": {}, "interrupted": {}, "runs": {}, "version": {}, "started_at": {}, )"
-                       R"("phases": {{"warmup_start_s": {:.3f}, "window_start_s": {:.3f}, "window_end_s": {:.3f}}}, )"
-                       R"("timeline": [{}]}})"
-                       "\n",
-                       r.connections, r.size, r.pipeline, finite(r.duration_s), r.messages, finite(r.msgs_per_sec()),
-                       finite(r.bytes_per_sec()), json_us(r, h.min()), json_us(r, h.percentile(50)),
-                       json_us(r, h.percentile(90)), json_us(r, h.percentile(99)), json_us(r, h.percentile(99.9)),
-                       json_us(r, h.max()), r.errors.connect, r.errors.broken, r.errors.mismatch, r.errors.timeout,
-                       r.threads, r.established, r.verify, r.warmup_s, rate, json_string(r.target), r.interrupted,
-                       r.runs, json_string(r.version), json_string(r.started_at), finite(r.warmup_start_s),
-                       finite(r.window_start_s), finite(r.window_end_s), timeline);
+    return fmt::format(
+        R"({{"connections": {}, "size": {}, "pipeline": {}, "duration_s": {:.3f}, )"
+        R"("messages": {}, "msgs_per_sec": {:.1f}, "bytes_per_sec": {:.1f}, )"
+        R"("latency_us": {{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}}, )"
+        R"("errors": {{"connect": {}, "broken": {}, "mismatch": {}, "timeout": {}}}, )"
+        R"("threads": {}, "established": {}, "sent_bytes": {}, "verify": {}, "warmup_s": {:.3f}, "rate": {}, )"
+        R"("target": {}, "interrupted": {}, "runs": {}, "version": {}, "started_at": {}, )"
+        R"("phases": {{"warmup_start_s": {:.3f}, "window_start_s": {:.3f}, "window_end_s": {:.3f}}}, )"
+        R"("timeline": [{}]}})"
+        "\n",
+        r.connections, r.size, r.pipeline, finite(r.duration_s), r.messages, finite(r.msgs_per_sec()),
+        finite(r.bytes_per_sec()), json_us(r, h.min()), json_us(r, h.percentile(50)), json_us(r, h.percentile(90)),
+        json_us(r, h.percentile(99)), json_us(r, h.percentile(99.9)), json_us(r, h.max()), r.errors.connect,
+        r.errors.broken, r.errors.mismatch, r.errors.timeout, r.threads, r.established,
+        r.sent_bytes ? fmt::to_string(*r.sent_bytes) : "null", r.verify, r.warmup_s, rate, json_string(r.target),
+        r.interrupted, r.runs, json_string(r.version), json_string(r.started_at), finite(r.warmup_start_s),
+        finite(r.window_start_s), finite(r.window_end_s), timeline);
 }
 
 std::string format_table(const BenchResult& r) {

@@ -166,6 +166,25 @@ class JsonReport(EchobenchTest):
             self.assertEqual(doc["established"], 4)
             self.assertIsNone(doc["rate"])
 
+    def test_sent_bytes_is_what_the_server_received(self):
+        # Every byte whose write completed, warm-up and drain included: echod's
+        # own counter of bytes read must come to exactly the same number.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echod.prom")
+            with Echod(ECHOD, "-q", "--metrics-file", path, "--stats-interval", "0.1") as server:
+                r, doc = bench_json("-p", server.port, "-c", 3, "-P", 4, "-s", 100, "-d", 0.3, "--warmup", 0.2)
+                self.assertClean(r)
+                self.assertIsInstance(doc["sent_bytes"], int)
+                # More than the window's messages: the warm-up's went too.
+                self.assertGreater(doc["sent_bytes"], doc["messages"] * 100)
+                self.assertEqual(doc["sent_bytes"] % 100, 0)
+                received = lambda: harness.metrics(path).get("echod_received_bytes_total") \
+                    if os.path.exists(path) else None
+                deadline = time.monotonic() + 10
+                while received() != doc["sent_bytes"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(received(), doc["sent_bytes"])
+
     def test_timeline_one_sample_per_second(self):
         with Echod(ECHOD, "-q") as server:
             r, doc = bench_json("-p", server.port, "-c", 3, "-d", 2.5, "--warmup", 1)

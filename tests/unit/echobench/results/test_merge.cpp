@@ -76,6 +76,8 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
         CHECK(refused(with(R"("verify": true)", R"("verify": 1)")) == R"("verify" is not true or false)");
         CHECK(refused(with(R"("mismatch": 0)", R"("mismatches": 0)")) == R"(errors: no "mismatch")");
         CHECK(refused(with(R"("runs": 1)", R"("runs": 0)")) == R"("runs" is 0)");
+        CHECK(refused(with(R"("sent_bytes": 0)", R"("sent_bytes": -1)")) ==
+              R"("sent_bytes" is not a whole number in range)");
         CHECK(refused(with(R"("rate": null)", R"("rate": 5)")) == R"("rate" is neither null nor an object)");
         CHECK(refused(with(R"("bucket_count": 3840)", R"("bucket_count": 2048)")).find("layout") != std::string::npos);
         CHECK(refused(with(R"("timeline": [)", R"("timeline": {)")).starts_with("not JSON"));
@@ -113,6 +115,8 @@ TEST_CASE("--histogram-out document: the --json object plus the histogram") {
 TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
     echobench::BenchResult a = echobench_test::sample_run(10000, 30000, 10, 10.0);
     echobench::BenchResult b = echobench_test::sample_run(50000, 10000, 5, 9.5);
+    a.sent_bytes = 30000 * 64 + 6400;  // and the warm-up's
+    b.sent_bytes = 10000 * 64 + 320;
     b.target = "10.0.0.2:7007";
     b.pipeline = 4;
     b.errors.broken = 1;
@@ -130,6 +134,7 @@ TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
     CHECK(m.msgs_per_sec() == doctest::Approx(3000.0 + 10000.0 / 9.5).epsilon(1e-4));
     CHECK(m.bytes_per_sec() == doctest::Approx(m.msgs_per_sec() * 64));
     CHECK(m.errors.broken == 1);
+    CHECK(m.sent_bytes == 40000 * 64 + 6720);
     CHECK(m.target == "127.0.0.1:7007, 10.0.0.2:7007");
     CHECK(echobench::exit_status(m) == 1);
     CHECK(m.version == "0.1.0");
@@ -158,6 +163,18 @@ TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
         echobench::BenchResult m2;
         REQUIRE(echobench::merge_runs(one, names, m2).empty());
         CHECK(echobench::format_histogram_document(m2) == echobench::format_histogram_document(again));
+    }
+    SUBCASE("a file from before sent_bytes: the merge's is unknown (null), not a partial sum") {
+        std::string text = echobench::format_histogram_document(b);
+        const std::string field = R"("sent_bytes": 640320, )";
+        auto at = text.find(field);
+        REQUIRE(at != std::string::npos);
+        text.erase(at, field.size());
+        REQUIRE(echobench::parse_histogram_document(text, runs[1]).empty());
+        CHECK_FALSE(runs[1].sent_bytes.has_value());
+        REQUIRE(echobench::merge_runs(runs, names, m).empty());
+        CHECK_FALSE(m.sent_bytes.has_value());
+        CHECK(echobench::format_json(m).find(R"("sent_bytes": null, )") != std::string::npos);
     }
     SUBCASE("a different message size is refused, naming the file") {
         runs[1].size = 1024;
