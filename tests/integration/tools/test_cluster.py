@@ -14,6 +14,7 @@ cluster must run.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,7 @@ import debian  # noqa: E402
 
 SKIP_STATUS = 77  # meson: the test was skipped
 TOOLS_CLUSTER = ECHOD = ECHOBENCH = None
-DURATION_S = 5
+DURATION_S = 6
 PREFIX = "echod-cluster-"
 
 
@@ -52,9 +53,10 @@ def namespaces():
     return [line.split()[0] for line in r.stdout.splitlines() if line.strip()]
 
 
-def processes_of(paths):
-    """PIDs whose command line mentions any of paths (the run's binaries and
-    its output folder, where HAProxy's and Prometheus's configs are)."""
+def processes_of(binaries, out):
+    """(PID, command line) of what a run may have left: echod or echobench
+    of this build given a cluster address, or a program whose command line
+    names the run's output folder (HAProxy's and Prometheus's configs)."""
     found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit() or int(pid) == os.getpid():
@@ -64,7 +66,8 @@ def processes_of(paths):
                 argv = f.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if any(p in arg for arg in argv for p in paths):
+        ours = argv[0] in binaries and any(arg.startswith("198.18.0.") for arg in argv)
+        if ours or any(out in arg for arg in argv):
             found.append((int(pid), " ".join(argv)))
     return found
 
@@ -118,7 +121,66 @@ class Cluster(unittest.TestCase):
 
             # Nothing left behind: no namespace, no process of the run.
             self.assertEqual([ns for ns in namespaces() if ns.startswith(PREFIX)], [])
-            self.assertEqual(processes_of([ECHOD, ECHOBENCH, out]), [])
+            self.assertEqual(processes_of([ECHOD, ECHOBENCH], out), [])
+
+    def test_refuses_to_start_over_an_earlier_run_and_clean_removes_it(self):
+        leftover = PREFIX + "switch"
+        subprocess.run(["ip", "netns", "add", leftover], check=True, timeout=30)
+        self.addCleanup(subprocess.run, ["ip", "netns", "delete", leftover], capture_output=True, timeout=30)
+        # A process left running in it, as an interrupted run could leave one.
+        sleeper = subprocess.Popen(["ip", "netns", "exec", leftover, "sleep", "60"], stdin=subprocess.DEVNULL)
+        self.addCleanup(sleeper.wait, 30)
+        self.addCleanup(lambda: sleeper.poll() is None and sleeper.kill())
+        r = subprocess.run([sys.executable, TOOLS_CLUSTER, "--build", os.path.dirname(ECHOD)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertIn(f"namespaces of an earlier run are still there ({leftover})", r.stderr)
+        self.assertIn("tools/cluster --clean", r.stderr)
+        r = subprocess.run([sys.executable, TOOLS_CLUSTER, "--clean"], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn(f"removed 1 namespace(s): {leftover}", r.stderr)
+        self.assertNotIn(leftover, namespaces())
+        self.assertEqual(sleeper.wait(10), -9)  # killed by its PID, from ip netns pids
+
+    def test_interrupted_it_still_removes_everything(self):
+        with tempfile.TemporaryDirectory() as out:
+            p = subprocess.Popen([sys.executable, TOOLS_CLUSTER, "--out", out, "--build", os.path.dirname(ECHOD)],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                # SIGTERM once the echod hosts run, in the middle of the set-up.
+                seen = ""
+                while "echod3: echod" not in seen:
+                    line = p.stderr.readline()
+                    self.assertTrue(line, f"tools/cluster ended early:\n{seen}")
+                    seen += line
+                p.send_signal(signal.SIGTERM)
+                out_text, err = p.communicate(timeout=60)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            self.assertEqual(p.returncode, 1, seen + err)
+            summary = json.loads(out_text.strip().splitlines()[-1])
+            self.assertFalse(summary["ok"])
+            self.assertEqual(summary["error"], "Interrupted: SIGTERM")
+            self.assertEqual([ns for ns in namespaces() if ns.startswith(PREFIX)], [])
+            self.assertEqual(processes_of([ECHOD, ECHOBENCH], out), [])
+            self.assertEqual(sorted(s for s in summary["stopped"] if s.startswith("echod")),
+                             ["echod1-1", "echod2-1", "echod3-1"])
+
+    def test_bad_options_are_usage_errors(self):
+        for args, text in ((["--duration", "1"], "--duration: from 5 to 3600 seconds"),
+                           (["--duration", "x"], "invalid float value"),
+                           (["--connections", "0"], "--connections: from 1 to 2000"),
+                           (["--connections", "99999999"], "--connections: from 1 to 2000"),
+                           (["--frobnicate"], "unrecognized arguments")):
+            r = subprocess.run([sys.executable, TOOLS_CLUSTER] + args, stdin=subprocess.DEVNULL,
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertIn(text, r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
 
 
 if __name__ == "__main__":
