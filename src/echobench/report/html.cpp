@@ -216,7 +216,11 @@ std::string Section::p99_chart() const {
         }
     }
     if (high <= 0) {
-        return R"(<p class="note">No p99 per second to draw: no second with echoes (merged runs have no p99 per second).</p>)";
+        bool merged =
+            std::all_of(members_.begin(), members_.end(), [this](std::size_t i) { return result(i).runs > 1; });
+        return merged ? R"(<p class="note">No p99 per second to draw: merged runs have none (the percentiles of )"
+                        R"(concurrent runs do not add up).</p>)"
+                      : R"(<p class="note">No p99 per second to draw: no second with echoes.</p>)";
     }
     auto [lo, hi] = time_domain();
     auto [y_lo, y_hi] = svg::log_domain(low, high);

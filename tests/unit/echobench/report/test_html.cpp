@@ -165,6 +165,20 @@ TEST_CASE("runs without a timeline or without echoes still make a page") {
     }
 }
 
+TEST_CASE("a merged run has no p99 per second, and the page says why") {
+    BenchResult merged = run_of(8, 3000, 2);
+    merged.runs = 2;
+    for (echobench::TimelineSample& s : merged.timeline) {
+        s.p99_ns.reset();  // as --merge writes them
+    }
+    const std::vector<ReportRun> runs = {{"merged", merged}};
+    std::string page = echobench::format_html_report(runs);
+    CHECK(page.find(R"(id="throughput-1")") != std::string::npos);
+    CHECK(page.find(R"(id="p99-1")") == std::string::npos);
+    CHECK(page.find("merged runs have none") != std::string::npos);
+    CHECK(page.find("no second with echoes") == std::string::npos);
+}
+
 TEST_CASE("report_label: the file's name without .json") {
     CHECK(echobench::report_label("runs/before.json") == "before");
     CHECK(echobench::report_label("a.json") == "a");
