@@ -910,6 +910,32 @@ class AcceptLimitServer(FakeEchoServer):
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
 
+class NoFinServer(FakeEchoServer):
+    """An echo server that, after the client's FIN, keeps its side open
+    until the test ends: it never sends its own FIN."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        super().__init__(lambda data, seen: data)
+
+    def _serve(self, conn):
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+            self.done.wait(10)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __exit__(self, *exc):
+        self.done.set()
+        return super().__exit__(*exc)
+
+
 class ReplayPreviousConnection:
     """A transform for FakeEchoServer that answers each connection with the
     bytes the previous connection sent (its own when it is the first): an
@@ -1039,6 +1065,17 @@ class Churn(unittest.TestCase):
         self.assertGreater(doc["errors"]["mismatch"], 0)
         self.assertGreater(doc["connects"], 0)
         self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_no_fin_from_the_server_is_a_timeout(self):
+        with NoFinServer() as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 30, "--warmup", 0, "--timeout", 0.3,
+                                "--messages-per-connection", 2, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        # Each place's first connection waits for the FIN, times out, and
+        # is not replaced: the run ends with both places empty.
+        self.assertEqual(doc["errors"]["timeout"], 2, doc["errors"])
+        self.assertEqual(doc["connects"], 0)
+        self.assertIn(b"no FIN from the server 0.3 s after ours", r.stderr)
 
     def test_refused_connections_are_connect_errors_and_end_the_run(self):
         # Three connections are accepted, then the server stops listening:
