@@ -482,7 +482,7 @@ std::string bench_help_text() {
         "      --find-rate          instead of one run, search for the highest open-loop\n"
         "                           rate that meets --slo: steps of --step-duration,\n"
         "                           each with fresh connections and its own warm-up,\n"
-        "                           doubling from --rate (default 1000/s) until one\n"
+        "                           doubling from --rate (default {:g}/s) until one\n"
         "                           fails, then bisecting until the highest passing and\n"
         "                           the lowest failing rate are within 5%; at most {}\n"
         "                           steps. A step passes when its latency percentile is\n"
@@ -504,7 +504,8 @@ std::string bench_help_text() {
         "or does not fit. --find-rate: 0 when a rate met the SLO, 1 when none did.\n",
         d.host, d.port, max_connections, d.connections, common::format_size(max_message_size),
         common::format_size(d.size), max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads,
-        d.timeout_s, d.connect_rate, d.interval_s, max_search_steps, d.slo.percentile, d.slo.us, d.step_duration_s);
+        d.timeout_s, d.connect_rate, d.interval_s, default_start_rate, max_search_steps, d.slo.percentile, d.slo.us,
+        d.step_duration_s);
 }
 
 }  // namespace echobench
