@@ -62,6 +62,9 @@ int run_find_rate(const BenchConfig& config, FindRateResult& search) {
         if (!config.json) {
             print(format_find_rate_step(search, search.steps.size()));
         }
+        // Errors by kind, with the first reason ("connection refused"): the
+        // table and the JSON only count them.
+        std::fputs(failure_summary(search.steps.back().result).c_str(), stderr);
         if (interrupted) {
             search.stop = "interrupted";  // Ctrl-C ends the search, not only the step
             break;

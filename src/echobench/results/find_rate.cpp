@@ -27,7 +27,7 @@ std::string format_slo(const Slo& slo) {
 
 std::string step_failure(const Slo& slo, double rate, const BenchResult& r) {
     std::string out;
-    auto add = [&out](std::string reason) { out += (out.empty() ? "" : ", ") + reason; };
+    auto add = [&out](const std::string& reason) { out += (out.empty() ? "" : ", ") + reason; };
     if (r.messages == 0 || r.latency.count() == 0) {
         add("nothing echoed");
     } else if (slo_latency_ns(slo, r) > slo.us * 1000) {
@@ -75,8 +75,9 @@ std::string format_find_rate_summary(const FindRateResult& s) {
         if (s.steps.empty()) {
             return "  max rate   none: no step ran\n";
         }
-        return fmt::format("  max rate   none: the first step, {:.1f} msgs/s, failed {} (start lower with --rate)\n",
-                           s.steps.front().rate, format_slo(s.slo));
+        const FindRateStep& first = s.steps.front();
+        return fmt::format("  max rate   none: the first step, {:.1f} msgs/s, did not pass ({}); try a lower --rate\n",
+                           first.rate, step_failure(s.slo, first.rate, first.result));
     }
     std::optional<double> lowest_failing;
     for (const FindRateStep& step : s.steps) {

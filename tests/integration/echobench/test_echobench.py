@@ -907,7 +907,7 @@ class FindRate(unittest.TestCase):
         steps = [line for line in lines if re.match(r"^\s+\d+\s", line)]
         self.assertEqual(len(steps), 1, lines)
         self.assertIn("FAIL (p99 ", steps[0])
-        self.assertIn("max rate   none: the first step, 500.0 msgs/s, failed", lines[-1])
+        self.assertIn("max rate   none: the first step, 500.0 msgs/s, did not pass (p99 ", lines[-1])
 
     def test_a_generous_slo_passes_its_first_steps(self):
         with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:

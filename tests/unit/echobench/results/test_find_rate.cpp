@@ -135,8 +135,10 @@ TEST_CASE("table: a heading, one line per step, a summary") {
           "  max rate   1000.0 msgs/s meets p99 <= 1.00ms; lowest failing 2000.0 msgs/s (search ended: converged)\n");
     CHECK(echobench::format_find_rate_table(s) == heading + first + second + echobench::format_find_rate_summary(s));
     SUBCASE("no rate") {
+        s.steps = {step_of(1000, 1000, 3000, false)};
         s.max_rate.reset();
         CHECK(echobench::format_find_rate_summary(s) ==
-              "  max rate   none: the first step, 1000.0 msgs/s, failed p99 <= 1.00ms (start lower with --rate)\n");
+              "  max rate   none: the first step, 1000.0 msgs/s, did not pass (p99 3.00ms over 1.00ms); try a "
+              "lower --rate\n");
     }
 }
