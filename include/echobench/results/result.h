@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace echobench {
@@ -102,5 +103,12 @@ std::string failure_summary(const BenchResult& result);
 
 // "9.1us", "12.35ms", "1.50s": a latency in ns, for people.
 std::string format_latency(std::uint64_t ns);
+
+// Pieces of format_json for the other documents (--find-rate's): the
+// latency object {"min": ..., "p50": ..., "p90": ..., "p99": ..., "p999":
+// ..., "max": ...} in microseconds (each null when h is empty), and a
+// quoted, escaped JSON string.
+std::string json_latency_us(const Histogram& h);
+std::string json_quoted(std::string_view text);
 
 }  // namespace echobench

@@ -496,7 +496,83 @@ td.warn { background: #fff3cd; font-weight: 600; }
 .alert.bad { background: #b00020; color: #fff; font-size: 16px; border: 3px solid #6d0014; }
 .alert.warn { background: #fff3cd; border: 1px solid #e0b000; }
 footer { color: #777; font-size: 12px; margin-top: 32px; }
+polyline.slo { stroke-dasharray: 6 4; }
+table.steps td:last-child { text-align: left; white-space: normal; }
 )";
+
+// The page's head, its <h1>, and the line under it.
+std::string page_start(std::string_view title, std::string_view sub) {
+    return fmt::format(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<title>{0}</title>\n<style>{1}</style>\n</head>\n<body>\n<h1>{0}</h1>\n<p class=\"sub\">{2}</p>\n",
+        escape(title), style, escape(sub));
+}
+
+constexpr const char* pass_color = "#2ca02c";
+constexpr const char* fail_color = "#d62728";
+
+// The SLO's percentile of a step, in microseconds; NaN (not drawn) when it
+// echoed nothing.
+double slo_latency_us(const FindRateResult& search, const FindRateStep& step) {
+    const Histogram& h = step.result.latency;
+    return h.count() == 0 ? nan : static_cast<double>(h.percentile(search.slo.quantile)) / 1000.0;
+}
+
+std::string find_rate_chart(const FindRateResult& search) {
+    const double bound = static_cast<double>(search.slo.us);
+    double x_top = 0;
+    double low = bound;
+    double high = bound;
+    for (const FindRateStep& step : search.steps) {
+        x_top = std::max(x_top, step.result.msgs_per_sec());
+        if (double us = slo_latency_us(search, step); std::isfinite(us)) {
+            low = std::min(low, std::max(us, 0.001));
+            high = std::max(high, us);
+        }
+    }
+    auto [x_lo, x_hi] = svg::nice_domain(0, x_top, 6);
+    auto [y_lo, y_hi] = svg::log_domain(low, high);
+    Chart chart(chart_width, chart_height * 1.3);
+    chart.set_title(fmt::format("{} latency against achieved rate, one point per step", search.slo.percentile));
+    chart.set_id("find-rate-1");
+    chart.set_x(Chart::Scale::linear, x_lo, x_hi, "achieved messages/s");
+    chart.set_y(Chart::Scale::log, y_lo, y_hi, search.slo.percentile + " latency", svg::format_latency_us);
+    chart.add_series({"SLO " + format_slo(search.slo), "#555555", {{x_lo, bound}, {x_hi, bound}}, false, "slo"});
+    svg::Series pass{"passing steps", pass_color, {}, true, "pass"};
+    svg::Series fail{"failing steps", fail_color, {}, true, "fail"};
+    pass.line = false;
+    fail.line = false;
+    fail.marker = svg::Series::Marker::cross;
+    pass.dot_radius = 4;
+    fail.dot_radius = 4;
+    for (const FindRateStep& step : search.steps) {
+        (step.pass ? pass : fail).points.push_back({step.result.msgs_per_sec(), slo_latency_us(search, step)});
+    }
+    chart.add_series(std::move(pass));
+    chart.add_series(std::move(fail));
+    return chart.render();
+}
+
+std::string find_rate_table(const FindRateResult& search) {
+    std::string out =
+        "<table class=\"steps\">\n<caption>Steps, in the order they ran</caption>\n"
+        "<tr><th>step</th><th>rate</th><th>achieved</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th>"
+        "<th>max</th><th>errors</th><th>result</th></tr>\n";
+    for (std::size_t i = 0; i < search.steps.size(); ++i) {
+        const FindRateStep& step = search.steps[i];
+        const Histogram& h = step.result.latency;
+        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+        std::string why = step_failure(search.slo, step.rate, step.result);
+        out += fmt::format(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td><td class=\"{}\">{}</td></tr>\n",
+            i + 1, thousands(step.rate), thousands(step.result.msgs_per_sec()), latency(50), latency(90), latency(99),
+            latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()), step.result.errors.total(),
+            step.pass ? "pass" : "warn", step.pass ? std::string("pass") : escape("fail: " + why));
+    }
+    return out + "</table>\n";
+}
 
 }  // namespace
 
@@ -512,6 +588,54 @@ std::string report_label(const std::string& path) {
         name.resize(name.size() - 5);
     }
     return name;
+}
+
+std::string format_find_rate_report(const FindRateResult& search) {
+    const std::string slo = format_slo(search.slo);
+    std::string out = page_start(
+        "echobench --find-rate: " + search.target,
+        fmt::format("{} connection{} × {} messages × pipeline {} · SLO {} · max rate {} · {} step{} of {:.3g} s · "
+                    "started {} UTC",
+                    search.connections, search.connections == 1 ? "" : "s", common::format_size(search.size),
+                    search.pipeline, slo,
+                    search.max_rate ? thousands(*search.max_rate) + " msgs/s" : std::string("none"),
+                    search.steps.size(), search.steps.size() == 1 ? "" : "s", search.step_duration_s,
+                    search.started_at.empty() ? "?" : search.started_at));
+    std::vector<ReportRun> steps;
+    for (std::size_t i = 0; i < search.steps.size(); ++i) {
+        steps.push_back({fmt::format("step {} ({:.1f} msgs/s)", i + 1, search.steps[i].rate), search.steps[i].result});
+    }
+    out += alerts(steps);
+    out += "<section>\n<h2>The search</h2>\n";
+    out += fmt::format(
+        "<ul class=\"legend\"><li><span class=\"swatch\" style=\"background:{}\"></span>passing step (dot)</li>"
+        "<li><span class=\"swatch\" style=\"background:{}\"></span>failing step (cross)</li>"
+        "<li><span class=\"swatch\" style=\"background:#555555\"></span>SLO {} (dashed)</li></ul>\n",
+        pass_color, fail_color, escape(slo));
+    if (search.steps.empty()) {
+        out += "<p class=\"note\">No step ran.</p>\n";
+    } else {
+        out += "<figure>" + find_rate_chart(search) + "</figure>\n";
+    }
+    out += fmt::format(
+        "<p class=\"note\">Each step is an open-loop run of its own on fresh connections: {:.3g} s of warm-up, then "
+        "{:.3g} s measured. It passes when its {} is at or under the SLO, it achieved at least 99% of its rate, "
+        "and nothing failed. Search ended: {}.</p>\n",
+        search.warmup_s, search.step_duration_s, escape(search.slo.percentile), escape(search.stop));
+    out += find_rate_table(search);
+    out += "</section>\n";
+    // The highest passing step, drawn like a run of its own.
+    for (std::size_t i = steps.size(); i-- > 0;) {
+        if (search.steps[i].pass && search.max_rate && search.steps[i].rate == *search.max_rate) {
+            out += fmt::format("<h2>The highest passing step: {}</h2>\n", escape(steps[i].label));
+            out += Section(std::span<const ReportRun>(&steps[i], 1), {0}, 1).render();
+            break;
+        }
+    }
+    out +=
+        "<footer>Written by echobench --find-rate --report. Latencies are from each step's measured window "
+        "only.</footer>\n</body>\n</html>\n";
+    return out;
 }
 
 std::string format_html_report(std::span<const ReportRun> runs) {

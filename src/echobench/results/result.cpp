@@ -209,6 +209,19 @@ std::vector<FailureLine> failure_lines(const BenchResult& r) {
     return out;
 }
 
+std::string json_latency_us(const Histogram& h) {
+    auto us = [&h](std::uint64_t ns) {
+        return h.count() == 0 ? std::string("null") : fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0);
+    };
+    return fmt::format(R"({{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}})", us(h.min()),
+                       us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+                       us(h.max()));
+}
+
+std::string json_quoted(std::string_view text) {
+    return json_string(text);
+}
+
 std::string failure_summary(const BenchResult& r) {
     std::string out;
     for (const FailureLine& line : failure_lines(r)) {

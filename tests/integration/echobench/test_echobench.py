@@ -1175,6 +1175,119 @@ class Churn(unittest.TestCase):
         self.assertEqual(m["connects"], b["connects"])
 
 
+
+class FindRate(unittest.TestCase):
+    """--find-rate against echod --fault delay=0.002: every echo takes 2 ms
+    or more, so an SLO under 2 ms fails from the first step whatever the
+    load, and one of 50 ms passes at low rates. Steps are short (0.5 s after
+    0.2 s of warm-up) and start low; the search ends by its 5% rule or its
+    step cap, and the subprocess has its own time bound besides."""
+
+    STEPS = ("--step-duration", 0.5, "--warmup", 0.2, "-c", 4, "-r", 500)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-find-rate-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_an_slo_under_the_delay_finds_no_rate(self):
+        with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:
+            r, doc = bench_json("-p", server.port, "--find-rate", "--slo", "p99=1000", *self.STEPS, timeout=60)
+            table = run_echobench("-p", server.port, "--find-rate", "--slo", "p99=1000", *self.STEPS, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(list(doc)[:3], ["slo", "max_rate", "steps"])
+        self.assertEqual(doc["slo"], {"percentile": "p99", "us": 1000})
+        self.assertIsNone(doc["max_rate"])
+        self.assertEqual(doc["stop"], "first_failed")
+        (step,) = doc["steps"]  # the search never goes below its start
+        self.assertEqual(step["rate"], 500.0)
+        self.assertIs(step["pass"], False)
+        self.assertEqual(list(step["latency_us"]), LATENCY_FIELDS)
+        self.assertGreaterEqual(step["latency_us"]["p99"], 2000)  # the delay, at any load
+        self.assertEqual(step["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+        # The table: heading, one line per step, the summary.
+        self.assertEqual(table.returncode, 1, table.stderr)
+        lines = table.stdout.decode().splitlines()
+        self.assertTrue(lines[0].startswith(f"echobench 127.0.0.1:{server.port}: find-rate, SLO p99 <= 1.00ms"),
+                        lines)
+        steps = [line for line in lines if re.match(r"^\s+\d+\s", line)]
+        self.assertEqual(len(steps), 1, lines)
+        self.assertIn("FAIL (p99 ", steps[0])
+        self.assertIn("max rate   none: the first step, 500.0 msgs/s, did not pass (p99 ", lines[-1])
+
+    def test_a_generous_slo_passes_its_first_steps(self):
+        with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:
+            r, doc = bench_json("-p", server.port, "--find-rate", "--slo", "p99=50000", *self.STEPS,
+                                "--report", self.path("search.html"), timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        steps = doc["steps"]
+        rates = [s["rate"] for s in steps]
+        self.assertTrue(steps[0]["pass"], steps[0])
+        self.assertEqual(rates[0], 500.0)
+        self.assertLessEqual(len(steps), 30)
+        passing = [s["rate"] for s in steps if s["pass"]]
+        failing = [s["rate"] for s in steps if not s["pass"]]
+        self.assertEqual(doc["max_rate"], max(passing))
+        # Doubling while every step passes; after the first failure, each
+        # step lies between the highest passing and the lowest failing rate.
+        first_fail = next((i for i, s in enumerate(steps) if not s["pass"]), len(steps))
+        self.assertEqual(rates[:first_fail], [500.0 * 2 ** i for i in range(first_fail)])
+        for i in range(first_fail + 1, len(steps)):
+            below = [s["rate"] for s in steps[:i] if s["pass"]]
+            above = [s["rate"] for s in steps[:i] if not s["pass"]]
+            self.assertEqual(rates[i], (max(below) + min(above)) / 2, rates)
+        if doc["stop"] == "converged":
+            self.assertLessEqual(min(f for f in failing if f > doc["max_rate"]), doc["max_rate"] * 1.05)
+        else:
+            self.assertIn(doc["stop"], ("step_cap", "ceiling"))
+        for s in steps:
+            with self.subTest(step=s["rate"]):
+                ok = (s["latency_us"]["p99"] is not None and s["latency_us"]["p99"] <= 50000
+                      and s["achieved"] >= 0.99 * s["rate"] and not any(s["errors"].values()))
+                self.assertEqual(s["pass"], ok, s)
+                if s["latency_us"]["min"] is not None:
+                    self.assertGreaterEqual(s["latency_us"]["min"], 2000)
+        # The page: strict HTML, and the chart one point per step, passing
+        # steps as dots and failing ones as crosses, the SLO a line.
+        page, text, svgs = Report.read_page(self, "search.html")
+        (chart,) = svgs["find-rate"]
+        circles = list(chart.iter(SVG_NS + "circle"))
+        crosses = [p for p in chart.iter(SVG_NS + "path") if p.get("d", "").startswith("M")]
+        self.assertEqual((len(circles), len(crosses)), (len(passing), len(failing)))
+        slo = [line for line in chart.iter(SVG_NS + "polyline") if "slo" in line.get("class", "").split()]
+        self.assertEqual(len(slo), 1)
+        self.assertIn("p99 <= 50.00ms", text)
+        self.assertIn("Steps, in the order they ran", text)
+        # The highest passing step in full, as a run of its own.
+        self.assertIn("throughput", svgs)
+
+    def test_usage(self):
+        for args, option in (
+            (["--find-rate", "-n", "100"], "--messages"),
+            (["--find-rate", "--merge", "a.json"], "--merge"),
+            (["--find-rate", "--ping"], "--ping"),
+            (["--find-rate", "--slo", "p95=1000"], "--slo"),
+            (["--find-rate", "--slo", "p99=abc"], "--slo"),
+            (["--find-rate", "--step-duration", "0"], "--step-duration"),
+            (["--slo", "p99=1000"], "--slo"),
+            (["--step-duration", "1"], "--step-duration"),
+            (["--find-rate", "--histogram-out", "x.json"], "--histogram-out"),
+        ):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, b"")
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith(f"echobench: {option}"), err)
+                self.assertIn(HINT, err)
+
+
 def main():
     global ECHOBENCH, ECHOD
     if len(sys.argv) < 3:
