@@ -97,12 +97,15 @@ std::string format_find_rate_table(const FindRateResult& s) {
     return out + format_find_rate_summary(s);
 }
 
+// A step's rate and max_rate are written exactly (the shortest text that
+// reads back as the same double: 968.75, not 968.8), so that the bisection
+// can be followed, and checked, from the JSON alone.
 std::string format_find_rate_json(const FindRateResult& s) {
     std::string steps;
     for (const FindRateStep& step : s.steps) {
         const BenchResult& r = step.result;
         steps += fmt::format(
-            R"({}{{"rate": {:.1f}, "achieved": {:.1f}, "latency_us": {}, "pass": {}, "messages": {}, )"
+            R"({}{{"rate": {}, "achieved": {:.1f}, "latency_us": {}, "pass": {}, "messages": {}, )"
             R"("duration_s": {:.3f}, "errors": {{"connect": {}, "broken": {}, "mismatch": {}, "timeout": {}}}}})",
             steps.empty() ? "" : ", ", step.rate, finite(r.msgs_per_sec()), json_latency_us(r.latency), step.pass,
             r.messages, finite(r.duration_s), r.errors.connect, r.errors.broken, r.errors.mismatch, r.errors.timeout);
@@ -112,9 +115,9 @@ std::string format_find_rate_json(const FindRateResult& s) {
                        R"("warmup_s": {:.3f}, "step_duration_s": {:.3f}, "version": {}, "started_at": {}}})"
                        "\n",
                        json_quoted(s.slo.percentile), s.slo.us,
-                       s.max_rate ? fmt::format("{:.1f}", *s.max_rate) : std::string("null"), steps,
-                       json_quoted(s.stop), json_quoted(s.target), s.connections, s.threads, s.size, s.pipeline,
-                       s.warmup_s, s.step_duration_s, json_quoted(s.version), json_quoted(s.started_at));
+                       s.max_rate ? fmt::format("{}", *s.max_rate) : std::string("null"), steps, json_quoted(s.stop),
+                       json_quoted(s.target), s.connections, s.threads, s.size, s.pipeline, s.warmup_s,
+                       s.step_duration_s, json_quoted(s.version), json_quoted(s.started_at));
 }
 
 int exit_status(const FindRateResult& s) {

@@ -87,8 +87,8 @@ TEST_CASE("JSON: slo, max_rate, steps") {
         s.max_rate = 1500;
         s.stop = "converged";
         const std::string text = echobench::format_find_rate_json(s);
-        CHECK(text.starts_with(R"({"slo": {"percentile": "p99", "us": 1000}, "max_rate": 1500.0, "steps": [)"
-                               R"({"rate": 1000.0, "achieved": 1000.0, "latency_us": {"min": 100.0, "p50": 100.0, )"
+        CHECK(text.starts_with(R"({"slo": {"percentile": "p99", "us": 1000}, "max_rate": 1500, "steps": [)"
+                               R"({"rate": 1000, "achieved": 1000.0, "latency_us": {"min": 100.0, "p50": 100.0, )"
                                R"("p90": 100.0, "p99": 100.0, "p999": 100.0, "max": 100.0}, "pass": true, )"));
         CHECK(text.ends_with("}\n"));
         nlohmann::json doc = parsed(text);
@@ -96,6 +96,9 @@ TEST_CASE("JSON: slo, max_rate, steps") {
         CHECK(doc["steps"][1]["pass"] == false);
         CHECK(doc["steps"][1]["achieved"] == 1500.0);
         CHECK(doc["steps"][3]["latency_us"]["p99"] == 900.0);
+        // Rates exactly, as the bisection made them: 968.75, not 968.8.
+        s.steps[3].rate = 968.75;
+        CHECK(parsed(echobench::format_find_rate_json(s))["steps"][3]["rate"] == 968.75);
         CHECK(doc["stop"] == "converged");
         CHECK(doc["target"] == "127.0.0.1:7007");
         CHECK(doc["step_duration_s"] == 5.0);
