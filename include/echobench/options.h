@@ -41,6 +41,10 @@ struct BenchConfig {
     std::string histogram_out;             // load or --merge: also write the report with the full histogram here
     std::string report;                    // load, --merge or --compare: write an HTML page of the run(s) here
     std::vector<std::string> input_files;  // --merge or --compare: the files, in order
+
+    // Churn: each connection closes after this many echoed messages and a
+    // new one takes its place; 0 keeps connections.
+    std::uint64_t messages_per_connection = 0;
 };
 
 // Limits, shared with the help text and the tests.

@@ -26,6 +26,7 @@ enum LongOnly : int {
     opt_merge,
     opt_report,
     opt_compare,
+    opt_messages_per_connection,
 };
 
 constexpr option long_options[] = {
@@ -51,6 +52,7 @@ constexpr option long_options[] = {
     {"merge", no_argument, nullptr, opt_merge},
     {"report", required_argument, nullptr, opt_report},
     {"compare", no_argument, nullptr, opt_compare},
+    {"messages-per-connection", required_argument, nullptr, opt_messages_per_connection},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
@@ -89,6 +91,7 @@ struct Seen {
     int ping_only_option = 0;
     int load_option = 0;        // the first option that only a load run (or --ping) reads
     int mode_option = 0;        // the last of --ping, --interactive, --merge, --compare
+    int load_only_option = 0;   // an option that only a load run reads (not --ping)
     bool has_argument = false;  // a non-option argument was given
     std::string argument;       // the first one
 };
@@ -141,6 +144,7 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
         case opt_connect_rate:
         case 'i':
         case opt_count:
+        case opt_messages_per_connection:
             if (seen.load_option == 0) {
                 seen.load_option = value;
             }
@@ -189,6 +193,9 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
             return seconds(0.001, 1e7, config.timeout_s);
         case opt_connect_rate:
             return per_second(1, 1e7, config.connect_rate);
+        case opt_messages_per_connection:
+            seen.load_only_option = value;
+            return number(0, UINT64_MAX / 2, config.messages_per_connection);
         case opt_ping:
         case opt_interactive:
         case opt_merge:
@@ -283,6 +290,9 @@ std::string check_combination(const common::GetoptArgs& getopt, const BenchConfi
     if ((config.mode == BenchConfig::Mode::ping || config.mode == BenchConfig::Mode::interactive) &&
         !config.report.empty()) {
         return option_error(opt_report, "only applies to a load run, --merge or --compare");
+    }
+    if (seen.load_only_option != 0 && config.mode != BenchConfig::Mode::load) {
+        return option_error(seen.load_only_option, "only applies to a load run");
     }
     if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
         return option_error(seen.ping_only_option, "only applies with --ping");
@@ -391,6 +401,11 @@ std::string bench_help_text() {
         "      --timeout SECONDS    a connection waiting this long for any echoed byte,\n"
         "                           or for its connect, counts as failed (default {:g})\n"
         "      --connect-rate R     new connections per second while starting (default {:g})\n"
+        "      --messages-per-connection N\n"
+        "                           churn: each connection closes after N echoed\n"
+        "                           messages (FIN, then the server's FIN) and a new one\n"
+        "                           takes its place; a place whose new connection\n"
+        "                           fails stays empty; 0 keeps connections (default {})\n"
         "      --ping               one connection, one message per interval, one line\n"
         "                           per reply; a summary at the end or on Ctrl-C\n"
         "  -i, --interval SECONDS   --ping: time between messages (default {:g})\n"
@@ -423,7 +438,7 @@ std::string bench_help_text() {
         "or does not fit.\n",
         d.host, d.port, max_connections, d.connections, common::format_size(max_message_size),
         common::format_size(d.size), max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads,
-        d.timeout_s, d.connect_rate, d.interval_s);
+        d.timeout_s, d.connect_rate, d.messages_per_connection, d.interval_s);
 }
 
 }  // namespace echobench

@@ -37,14 +37,22 @@ struct BenchResult {
     double rate = 0;  // open loop target, messages/s; 0: closed loop
     double warmup_s = 0;
     bool verify = true;
+    std::uint64_t messages_per_connection = 0;  // churn; 0: connections kept
 
     // What happened.
     std::uint32_t established = 0;  // connections that ever connected
     double duration_s = 0;          // the measured window
     std::uint64_t messages = 0;     // echoed in full and correctly within the window
-    Histogram latency;              // ns, one value per counted message
+    // Bytes whose write completed over the whole run, warm-up and drain
+    // included: what the server was given to read (a server's own received
+    // bytes counter can be checked against it). Files written before it
+    // existed have none, and a merge with one of them has none.
+    std::optional<std::uint64_t> sent_bytes = 0;
+    Histogram latency;  // ns, one value per counted message
     BenchErrors errors;
-    bool interrupted = false;  // Ctrl-C ended the window early
+    bool interrupted = false;    // Ctrl-C ended the window early
+    std::uint64_t connects = 0;  // connections established within the window (churn's new ones)
+    Histogram connect_latency;   // ns, theirs: from the connect call to established
 
     // Over time, on the run's clock (seconds since echobench started
     // connecting): when the warm-up traffic began, the measured window, and
@@ -61,14 +69,18 @@ struct BenchResult {
     // runs are concurrent, so their rates add up (see bench_merge.h).
     std::uint32_t runs = 1;
     std::optional<double> summed_msgs_per_sec;
+    std::optional<double> summed_connects_per_sec;  // the same for connects_per_sec()
 
     double msgs_per_sec() const;
+    double connects_per_sec() const;
     double bytes_per_sec() const { return msgs_per_sec() * static_cast<double>(size); }
 };
 
 // One JSON object and a newline: the contract's fields, then "threads",
 // "established", "errors.timeout", "verify", "warmup_s", "rate", "target",
-// "interrupted", "runs", "version", "started_at", "phases" and "timeline".
+// "interrupted", "runs", "version", "started_at", "phases", "connects",
+// "connects_per_sec", "connect_latency_us" (null when none),
+// "messages_per_connection" and "timeline".
 std::string format_json(const BenchResult& result);
 
 // The human-readable report.

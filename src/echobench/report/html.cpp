@@ -37,13 +37,18 @@ constexpr PercentileMark spectrum_marks[] = {
 
 // Runs that share a load share a section's axes.
 bool same_load(const BenchResult& a, const BenchResult& b) {
-    return a.connections == b.connections && a.size == b.size && a.pipeline == b.pipeline && a.rate == b.rate;
+    return a.connections == b.connections && a.size == b.size && a.pipeline == b.pipeline && a.rate == b.rate &&
+           a.messages_per_connection == b.messages_per_connection;
 }
 
 std::string load_title(const BenchResult& r) {
-    return fmt::format("{} connection{} × {} messages × pipeline {}, {}", r.connections, r.connections == 1 ? "" : "s",
-                       common::format_size(r.size), r.pipeline,
-                       r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"));
+    return fmt::format("{} connection{} × {} messages × pipeline {}, {}{}", r.connections,
+                       r.connections == 1 ? "" : "s", common::format_size(r.size), r.pipeline,
+                       r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"),
+                       r.messages_per_connection > 0
+                           ? fmt::format(", a new connection every {} message{}", r.messages_per_connection,
+                                         r.messages_per_connection == 1 ? "" : "s")
+                           : std::string());
 }
 
 // 1234567.8 -> "1,234,568": rates for people.
@@ -97,7 +102,11 @@ private:
     std::string throughput_chart() const;
     std::string p99_chart() const;
     std::string connections_chart() const;
-    std::string spectrum_chart() const;
+    // Latency by percentile, of the histogram `of` picks from each run.
+    std::string spectrum_chart(const Histogram& (*of)(const BenchResult&), std::string_view title,
+                               std::string_view kind) const;
+    bool any_connects() const;
+    std::string connects_table() const;
     std::string parameters_table() const;
     std::string results_table() const;
 
@@ -216,7 +225,11 @@ std::string Section::p99_chart() const {
         }
     }
     if (high <= 0) {
-        return R"(<p class="note">No p99 per second to draw: no second with echoes (merged runs have no p99 per second).</p>)";
+        bool merged =
+            std::all_of(members_.begin(), members_.end(), [this](std::size_t i) { return result(i).runs > 1; });
+        return merged ? R"(<p class="note">No p99 per second to draw: merged runs have none (the percentiles of )"
+                        R"(concurrent runs do not add up).</p>)"
+                      : R"(<p class="note">No p99 per second to draw: no second with echoes.</p>)";
     }
     auto [lo, hi] = time_domain();
     auto [y_lo, y_hi] = svg::log_domain(low, high);
@@ -261,12 +274,13 @@ std::string Section::connections_chart() const {
     return chart.render();
 }
 
-std::string Section::spectrum_chart() const {
+std::string Section::spectrum_chart(const Histogram& (*of)(const BenchResult&), std::string_view title,
+                                    std::string_view kind) const {
     std::uint64_t most = 0;
     double low = std::numeric_limits<double>::infinity();
     double high = 0;
     for (std::size_t i : members_) {
-        const Histogram& h = result(i).latency;
+        const Histogram& h = of(result(i));
         if (h.count() > 0) {
             most = std::max(most, h.count());
             // A 0 ns echo cannot sit on a log axis; 1 ns is as good.
@@ -281,8 +295,8 @@ std::string Section::spectrum_chart() const {
     double x_hi = std::max(100.0, std::pow(10.0, std::ceil(std::log10(static_cast<double>(most)))));
     auto [y_lo, y_hi] = svg::log_domain(low, high);
     Chart chart(chart_width, chart_height * 1.3);
-    chart.set_title("Latency by percentile");
-    chart.set_id(chart_id("spectrum"));
+    chart.set_title(std::string(title));
+    chart.set_id(chart_id(kind));
     chart.set_x(Chart::Scale::log, 1, x_hi, "percentile (log scale of 1 / (1 − percentile))",
                 svg::format_percentile_axis);
     chart.set_y(Chart::Scale::log, y_lo, y_hi, "latency", svg::format_latency_us);
@@ -293,14 +307,14 @@ std::string Section::spectrum_chart() const {
         }
     }
     for (std::size_t i : members_) {
-        const Histogram& h = result(i).latency;
+        const Histogram& h = of(result(i));
         if (h.count() == 0) {
             continue;
         }
         // 20 points a decade, up to the last percentile the count can tell
         // apart (1 / (1 - p) = count); the max ends the line there.
         const auto count = static_cast<double>(h.count());
-        svg::Series curve{runs_[i].label, color_of(i), {}, false, "spectrum"};
+        svg::Series curve{runs_[i].label, color_of(i), {}, false, std::string(kind)};
         double x = 1;
         for (int k = 1; x <= count; ++k) {
             double q = 100.0 * (1.0 - 1.0 / x);
@@ -314,8 +328,11 @@ std::string Section::spectrum_chart() const {
         }
         chart.add_series(std::move(curve));
 
-        svg::Series marks{
-            runs_[i].label + ": p50, p90, p99, p99.9, p99.99, max", color_of(i), {}, true, "spectrum-marks"};
+        svg::Series marks{runs_[i].label + ": p50, p90, p99, p99.9, p99.99, max",
+                          color_of(i),
+                          {},
+                          true,
+                          std::string(kind) + "-marks"};
         marks.line = false;
         for (const PercentileMark& m : spectrum_marks) {
             double mx = 1.0 / (1.0 - m.q / 100.0);
@@ -327,6 +344,32 @@ std::string Section::spectrum_chart() const {
         chart.add_series(std::move(marks));
     }
     return chart.render();
+}
+
+bool Section::any_connects() const {
+    return std::any_of(members_.begin(), members_.end(),
+                       [this](std::size_t i) { return result(i).connect_latency.count() > 0; });
+}
+
+std::string Section::connects_table() const {
+    std::string out =
+        "<table class=\"connects\">\n<caption>New connections (measured window)</caption>\n"
+        "<tr><th>run</th><th>messages per connection</th><th>connects</th><th>connects/s</th><th>p50</th>"
+        "<th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n";
+    for (std::size_t i : members_) {
+        const BenchResult& r = result(i);
+        const Histogram& h = r.connect_latency;
+        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+        out += fmt::format(
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>\n",
+            swatch(i), escape(runs_[i].label),
+            r.messages_per_connection == 0 ? std::string("kept")
+                                           : thousands(static_cast<double>(r.messages_per_connection)),
+            thousands(static_cast<double>(r.connects)), thousands(r.connects_per_sec()), latency(50), latency(90),
+            latency(99), latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()));
+    }
+    return out + "</table>\n";
 }
 
 std::string Section::parameters_table() const {
@@ -383,11 +426,24 @@ std::string Section::render() const {
         out += R"(<p class="note">No per-second timeline in these runs (written by an echobench without one).</p>)"
                "\n";
     }
-    out += "<figure>" + spectrum_chart() + "</figure>\n";
+    out += "<figure>" +
+           spectrum_chart([](const BenchResult& r) -> const Histogram& { return r.latency; }, "Latency by percentile",
+                          "spectrum") +
+           "</figure>\n";
     out += R"(<p class="note">Dots on each line: p50, p90, p99, p99.9, p99.99 and max. )"
            "The right end of a line is the highest percentile its number of messages can tell apart.</p>\n";
+    if (any_connects()) {
+        // Churn: how long connecting took, for the connections opened in the window.
+        out += "<figure>" +
+               spectrum_chart([](const BenchResult& r) -> const Histogram& { return r.connect_latency; },
+                              "Connect latency by percentile (connect call to established)", "connect-spectrum") +
+               "</figure>\n";
+    }
     out += parameters_table();
     out += results_table();
+    if (any_connects()) {
+        out += connects_table();
+    }
     return out + "</section>\n";
 }
 

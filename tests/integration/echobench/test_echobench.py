@@ -166,6 +166,25 @@ class JsonReport(EchobenchTest):
             self.assertEqual(doc["established"], 4)
             self.assertIsNone(doc["rate"])
 
+    def test_sent_bytes_is_what_the_server_received(self):
+        # Every byte whose write completed, warm-up and drain included: echod's
+        # own counter of bytes read must come to exactly the same number.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "echod.prom")
+            with Echod(ECHOD, "-q", "--metrics-file", path, "--stats-interval", "0.1") as server:
+                r, doc = bench_json("-p", server.port, "-c", 3, "-P", 4, "-s", 100, "-d", 0.3, "--warmup", 0.2)
+                self.assertClean(r)
+                self.assertIsInstance(doc["sent_bytes"], int)
+                # More than the window's messages: the warm-up's went too.
+                self.assertGreater(doc["sent_bytes"], doc["messages"] * 100)
+                self.assertEqual(doc["sent_bytes"] % 100, 0)
+                received = lambda: harness.metrics(path).get("echod_received_bytes_total") \
+                    if os.path.exists(path) else None
+                deadline = time.monotonic() + 10
+                while received() != doc["sent_bytes"] and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                self.assertEqual(received(), doc["sent_bytes"])
+
     def test_timeline_one_sample_per_second(self):
         with Echod(ECHOD, "-q") as server:
             r, doc = bench_json("-p", server.port, "-c", 3, "-d", 2.5, "--warmup", 1)
@@ -538,7 +557,7 @@ class Merge(unittest.TestCase):
             self.assertIn(b"msgs/s", r.stdout)
         a, b = self.load("a.json"), self.load("b.json")
         # The file holds the same report --json printed, plus the histogram.
-        self.assertEqual({k: v for k, v in a.items() if k != "histogram"}, doc_a)
+        self.assertEqual({k: v for k, v in a.items() if k not in ("histogram", "connect_histogram")}, doc_a)
         self.assertEqual(sorted(os.listdir(self.dir)), ["a.json", "b.json"])  # no temporaries left
         return a, b
 
@@ -862,6 +881,298 @@ class Report(unittest.TestCase):
         self.assertIn("nothing was echoed during the measured window", text)
         self.assertNotIn("spectrum", svgs)
         self.assertIn("No latency spectrum: nothing was echoed", text)
+
+class RecordingEchoServer(FakeEchoServer):
+    """An echo server that records how each connection ended: "eof" (the
+    client's FIN came, then it closes its side) or "reset"."""
+
+    def __init__(self):
+        self.ends = []
+        self.lock = threading.Lock()
+        super().__init__(lambda data, seen: data)
+
+    def _serve(self, conn):
+        end = "eof"
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+        except ConnectionResetError:
+            end = "reset"
+        except OSError as e:
+            end = f"error {e}"
+        finally:
+            conn.close()
+            with self.lock:
+                self.ends.append(end)
+
+
+class AcceptLimitServer(FakeEchoServer):
+    """An echo server that accepts `limit` connections, then stops listening:
+    every later connect is refused."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        super().__init__(lambda data, seen: data)
+
+    def _accept(self):
+        for _ in range(self.limit):
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if len(self.conns) == self.limit:
+                self.listener.close()  # before any echo: no later connect can reach the queue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+
+class NoFinServer(FakeEchoServer):
+    """An echo server that, after the client's FIN, keeps its side open
+    until the test ends: it never sends its own FIN."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        super().__init__(lambda data, seen: data)
+
+    def _serve(self, conn):
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+            self.done.wait(10)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __exit__(self, *exc):
+        self.done.set()
+        return super().__exit__(*exc)
+
+
+class ReplayPreviousConnection:
+    """A transform for FakeEchoServer that answers each connection with the
+    bytes the previous connection sent (its own when it is the first): an
+    echo on the wrong connection. Each connection is served on a thread of
+    its own, so per-connection state is thread-local."""
+
+    def __init__(self):
+        self.last = b""
+        self.local = threading.local()
+
+    def __call__(self, data, seen):
+        if seen == 0:
+            self.local.replay = self.last
+            self.local.mine = bytearray()
+        self.local.mine += data
+        self.last = bytes(self.local.mine)
+        replay = self.local.replay
+        return replay[seen:seen + len(data)] if len(replay) >= seen + len(data) else data
+
+
+class Churn(unittest.TestCase):
+    """--messages-per-connection: each connection closes after N echoes
+    (FIN first) and a new one takes its place; connects and their latency."""
+
+    def assertChurnCounts(self, doc, total, per_connection, connections):
+        self.assertEqual(doc["messages"], total)
+        self.assertEqual(doc["messages_per_connection"], per_connection)
+        self.assertEqual(doc["established"], connections)
+        # Each connection opened in the window carries N measured messages,
+        # but for the last of each place (the total ran out: fewer, or none);
+        # the connections open when the window opened carried up to N each.
+        self.assertGreaterEqual(doc["connects"], total // per_connection - connections, doc)
+        self.assertLessEqual(doc["connects"], total // per_connection + connections, doc)
+        # duration_s is rounded to the millisecond in the JSON.
+        d = doc["duration_s"]
+        self.assertGreaterEqual(doc["connects_per_sec"], doc["connects"] / (d + 0.0005) - 0.05, doc)
+        self.assertLessEqual(doc["connects_per_sec"], doc["connects"] / max(d - 0.0005, 1e-9) + 0.05, doc)
+        lat = doc["connect_latency_us"]
+        self.assertEqual(list(lat), LATENCY_FIELDS)
+        self.assertTrue(0 < lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"], lat)
+
+    def test_messages_is_exact_and_connects_follow(self):
+        variants = [[], ["-P", 4], ["--threads", 2], ["-r", 3000], ["-r", 3000, "-P", 2]]
+        with Echod(ECHOD, "-q") as server:
+            for extra in variants:
+                for warmup in (0.2, 0):
+                    with self.subTest(extra=extra, warmup=warmup):
+                        r, doc = bench_json("-p", server.port, "-n", 900, "-c", 6, "--warmup", warmup,
+                                            "--messages-per-connection", 3, *extra, timeout=30)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        self.assertEqual(doc["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+                        self.assertChurnCounts(doc, 900, 3, 6)
+            # One message per connection, the cell of tools/bench.
+            r, doc = bench_json("-p", server.port, "-n", 500, "-c", 5, "--warmup", 0.1,
+                                "--messages-per-connection", 1, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertChurnCounts(doc, 500, 1, 5)
+
+    def test_duration_run_and_the_table(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 4, "-d", 0.5, "--warmup", 0.1,
+                                "--messages-per-connection", 2)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreater(doc["connects"], 0)
+            # Closed loop, two messages each: about one connect per two messages.
+            self.assertLessEqual(doc["connects"], doc["messages"] // 2 + 4)
+            self.assertGreaterEqual(doc["connects"], doc["messages"] // 2 - 4)
+            r = run_echobench("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0,
+                              "--messages-per-connection", 5)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            self.assertRegex(out, r"connects   \d+  [0-9.]+ connects/s, 5 message\(s\) per connection")
+            self.assertRegex(out, r"connect    min [0-9.]+(us|ms)  p50 ")
+
+    def test_connections_kept_have_no_connects(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((doc["connects"], doc["connects_per_sec"], doc["connect_latency_us"]), (0, 0.0, None))
+        self.assertEqual(doc["messages_per_connection"], 0)
+
+    def test_fin_first_the_server_sees_eof(self):
+        with RecordingEchoServer() as server:
+            r, doc = bench_json("-p", server.port, "-c", 4, "-n", 400, "--warmup", 0,
+                                "--messages-per-connection", 2)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertChurnCounts(doc, 400, 2, 4)
+            # Every connection, the last ones closed by the end of the run
+            # included, ended with the client's FIN, never a reset.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with server.lock:
+                    if len(server.ends) >= len(server.conns):
+                        break
+                time.sleep(0.01)
+            with server.lock:
+                ends = list(server.ends)
+            self.assertEqual(len(ends), len(server.conns))
+            self.assertGreaterEqual(len(ends), doc["connects"] + 4)
+            self.assertEqual(set(ends), {"eof"})
+            # TIME_WAIT is echobench's: none on the server's port.
+            ss = subprocess.run(["ss", "-Htan", "state", "time-wait"], capture_output=True, timeout=10)
+            if ss.returncode == 0:
+                # Recv-Q, Send-Q, local address, peer address.
+                pairs = [line.split()[2:4] for line in ss.stdout.decode().splitlines()]
+                ours = f"127.0.0.1:{server.port}"
+                server_side = [p for p in pairs if p[0] == ours]
+                client_side = [p for p in pairs if p[1] == ours]
+                self.assertEqual(server_side, [])
+                self.assertGreaterEqual(len(client_side), doc["connects"])
+
+    def test_a_byte_from_another_connection_is_a_mismatch(self):
+        # Each new connection gets a run-unique id: the previous
+        # connection's message 0, echoed on the next one, is caught.
+        with FakeEchoServer(ReplayPreviousConnection()) as server:
+            r, doc = bench_json("-p", server.port, "-c", 1, "-n", 20, "--warmup", 0,
+                                "--messages-per-connection", 1, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreaterEqual(doc["errors"]["mismatch"], 19)
+        self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_a_wrong_byte_is_caught_with_churn(self):
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0.1,
+                                "--messages-per-connection", 20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreater(doc["errors"]["mismatch"], 0)
+        self.assertGreater(doc["connects"], 0)
+        self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_no_fin_from_the_server_is_a_timeout(self):
+        with NoFinServer() as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 30, "--warmup", 0, "--timeout", 0.3,
+                                "--messages-per-connection", 2, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        # Each place's first connection waits for the FIN, times out, and
+        # is not replaced: the run ends with both places empty.
+        self.assertEqual(doc["errors"]["timeout"], 2, doc["errors"])
+        self.assertEqual(doc["connects"], 0)
+        self.assertIn(b"no FIN from the server 0.3 s after ours", r.stderr)
+
+    def test_refused_connections_are_connect_errors_and_end_the_run(self):
+        # Three connections are accepted, then the server stops listening:
+        # each place's next connection is refused, counted once, and the
+        # place stays empty; with every place empty the run ends (long
+        # before -d 60) and exits 1.
+        with AcceptLimitServer(3) as server:
+            start = time.monotonic()
+            r, doc = bench_json("-p", server.port, "-c", 3, "-d", 60, "--warmup", 0.1,
+                                "--messages-per-connection", 5, timeout=30)
+            elapsed = time.monotonic() - start
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(doc["established"], 3)
+        self.assertEqual(doc["errors"]["connect"], 3)
+        self.assertEqual(doc["errors"]["broken"] + doc["errors"]["mismatch"] + doc["errors"]["timeout"], 0)
+        self.assertEqual(doc["connects"], 0)
+        self.assertIn(b"connection refused", r.stderr)
+        self.assertLess(elapsed, 20)
+
+    def test_usage(self):
+        for args, reason in ((["--messages-per-connection", "x"], "'x' is not a whole number"),
+                             (["--messages-per-connection", "-2"], ""),
+                             (["--ping", "--messages-per-connection", "1"], "only applies to a load run")):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith("echobench: --messages-per-connection: " + reason), err)
+        r = run_echobench("--help", timeout=10)
+        self.assertIn(b"--messages-per-connection N", r.stdout)
+
+    # --report, --histogram-out and --merge of churn runs, checked as Report does.
+    path = Report.path
+    read_page = Report.read_page
+    series = Report.series
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-churn-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_report_and_merge_of_churn_runs(self):
+        with Echod(ECHOD, "-q") as server:
+            for name in ("a", "b"):
+                r, doc = bench_json("-p", server.port, "-c", 3, "-n", 600, "--warmup", 0.1,
+                                    "--messages-per-connection", 2, "--histogram-out", self.path(name + ".json"),
+                                    "--report", self.path(name + ".html"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+        page, text, svgs = self.read_page("a.html")
+        self.assertEqual(set(svgs), {"throughput", "p99", "connections", "spectrum", "connect-spectrum"})
+        (chart,) = svgs["connect-spectrum"]
+        self.assertEqual(list(self.series(chart)), [f"127.0.0.1:{server.port}"])
+        self.assertIn("Connect latency by percentile", text)
+        self.assertIn("a new connection every 2 messages", text)
+        self.assertIn("New connections (measured window)", text)
+        a, b = (json.load(open(self.path(n + ".json"))) for n in ("a", "b"))
+        for doc in (a, b):
+            self.assertEqual(doc["connect_histogram"]["count"], doc["connects"])
+        r, m = bench_json("--merge", self.path("a.json"), self.path("b.json"), "--report", self.path("m.html"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(m["connects"], a["connects"] + b["connects"])
+        self.assertAlmostEqual(m["connects_per_sec"], a["connects_per_sec"] + b["connects_per_sec"], delta=0.2)
+        union = merged_buckets(a["connect_histogram"], b["connect_histogram"])
+        for key, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+            self.assertEqual(m["connect_latency_us"][key], float(f"{percentile_ns(union, q) / 1000:.1f}"), key)
+        _, _, svgs = self.read_page("m.html")
+        self.assertIn("connect-spectrum", svgs)
+        # A file from before churn (no connect fields) still merges with a churn run.
+        old = {k: v for k, v in a.items() if k not in ("connects", "connects_per_sec", "connect_latency_us",
+                                                          "messages_per_connection", "connect_histogram")}
+        with open(self.path("old.json"), "w") as f:
+            json.dump(old, f)
+        r, m = bench_json("--merge", self.path("old.json"), self.path("b.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(m["connects"], b["connects"])
 
 
 def main():

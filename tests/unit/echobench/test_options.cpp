@@ -238,3 +238,21 @@ TEST_CASE("-H unix:PATH: a Unix stream socket, in every mode") {
     CHECK(error_of({"-H", "/tmp/e.sock"}) ==
           usage("--host: '/tmp/e.sock' is not an IPv4 or IPv6 address literal (a Unix socket is unix:/tmp/e.sock)"));
 }
+
+TEST_CASE("--messages-per-connection: churn, load runs only") {
+    CHECK(config_of({}).messages_per_connection == 0);
+    CHECK(config_of({"--messages-per-connection", "1"}).messages_per_connection == 1);
+    CHECK(config_of({"--messages-per-connection=250", "-n", "1000"}).messages_per_connection == 250);
+    CHECK(config_of({"--messages-per-connection", "0"}).messages_per_connection == 0);  // keep connections
+    CHECK(echobench::bench_help_text().find("--messages-per-connection N") != std::string::npos);
+    CHECK(error_of({"--messages-per-connection", "x"}) ==
+          usage("--messages-per-connection: 'x' is not a whole number"));
+    CHECK(error_of({"--messages-per-connection", "-1"}).starts_with("echobench: --messages-per-connection: "));
+    CHECK(error_of({"--messages-per-connection"}) == usage("--messages-per-connection: missing value"));
+    CHECK(error_of({"--ping", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: only applies to a load run"));
+    CHECK(error_of({"--interactive", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: only applies to a load run"));
+    CHECK(error_of({"--merge", "a.json", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: does not apply with --merge"));
+}

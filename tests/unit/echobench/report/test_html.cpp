@@ -165,10 +165,51 @@ TEST_CASE("runs without a timeline or without echoes still make a page") {
     }
 }
 
+TEST_CASE("a merged run has no p99 per second, and the page says why") {
+    BenchResult merged = run_of(8, 3000, 2);
+    merged.runs = 2;
+    for (echobench::TimelineSample& s : merged.timeline) {
+        s.p99_ns.reset();  // as --merge writes them
+    }
+    const std::vector<ReportRun> runs = {{"merged", merged}};
+    std::string page = echobench::format_html_report(runs);
+    CHECK(page.find(R"(id="throughput-1")") != std::string::npos);
+    CHECK(page.find(R"(id="p99-1")") == std::string::npos);
+    CHECK(page.find("merged runs have none") != std::string::npos);
+    CHECK(page.find("no second with echoes") == std::string::npos);
+}
+
 TEST_CASE("report_label: the file's name without .json") {
     CHECK(echobench::report_label("runs/before.json") == "before");
     CHECK(echobench::report_label("a.json") == "a");
     CHECK(echobench::report_label("/tmp/x/small-echod.json") == "small-echod");
     CHECK(echobench::report_label("run.txt") == "run.txt");
     CHECK(echobench::report_label(".json") == ".json");
+}
+
+TEST_CASE("churn: the connect latency spectrum and the connects table, only with connects") {
+    BenchResult kept = run_of(4, 3000, 2);
+    std::string page = echobench::format_html_report(std::vector<ReportRun>{{"kept", kept}});
+    CHECK(page.find("connect-spectrum") == std::string::npos);
+    CHECK(page.find("New connections") == std::string::npos);
+
+    BenchResult churn = run_of(4, 3000, 2);
+    churn.messages_per_connection = 1;
+    churn.connects = 3000;
+    for (int i = 0; i < 3000; ++i) {
+        churn.connect_latency.record(15000 + static_cast<std::uint64_t>(i) * 10);
+    }
+    page = echobench::format_html_report(std::vector<ReportRun>{{"churn", churn}});
+    CHECK(count(page, R"(id="connect-spectrum-1")") == 1);
+    CHECK(count(page, R"(id="spectrum-1")") == 1);
+    CHECK(page.find("Connect latency by percentile") != std::string::npos);
+    CHECK(page.find("4 connections × 64B messages × pipeline 1, closed loop, a new connection every 1 message") !=
+          std::string::npos);
+    CHECK(page.find("<caption>New connections (measured window)</caption>") != std::string::npos);
+    CHECK(page.find("<td>3,000</td><td>1,500</td>") != std::string::npos);  // connects, connects/s
+    // Churn and kept connections are different loads: a section each.
+    page = echobench::format_html_report(std::vector<ReportRun>{{"kept", kept}, {"churn", churn}});
+    CHECK(count(page, "<section>") == 2);
+    CHECK(count(page, R"(id="connect-spectrum-2")") == 1);
+    CHECK(page.find(R"(id="connect-spectrum-1")") == std::string::npos);
 }
