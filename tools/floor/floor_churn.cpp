@@ -241,7 +241,8 @@ public:
     double run() {
         const double start = now_s();
         const double window_start = start + opts_.warmup_s;
-        const double end = window_start + opts_.duration_s;
+        // The window is as long as asked from when the loop saw it begin.
+        double end = window_start + opts_.duration_s;
         bool in_window = opts_.count != 0 || opts_.warmup_s == 0;
         double measured_from = start;
         now_ = last_progress_ = start;
@@ -262,6 +263,7 @@ public:
             if (!in_window && now >= window_start) {
                 in_window = true;
                 measured_from = now;
+                end = now + opts_.duration_s;
                 completed_before_window_ = counts_.completed;
             }
             if (opts_.count == 0 ? now >= end : open_ == 0 && retry_.empty()) {
