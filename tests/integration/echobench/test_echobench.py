@@ -918,14 +918,19 @@ class AcceptLimitServer(FakeEchoServer):
         super().__init__(lambda data, seen: data)
 
     def _accept(self):
+        # All `limit` are accepted and the listener closed before the first
+        # echo: no connection can finish its messages and connect again
+        # while one of the first is still waiting in the backlog (which a
+        # slow accept loop allowed, under ASan: that later connect then
+        # landed in the queue instead of being refused).
         for _ in range(self.limit):
             try:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
             self.conns.append(conn)
-            if len(self.conns) == self.limit:
-                self.listener.close()  # before any echo: no later connect can reach the queue
+        self.listener.close()
+        for conn in self.conns:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
 
