@@ -212,6 +212,7 @@ private:
     bool peer_eof_ = false;  // the peer half-closed (or closed)
     bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
     char carry_ = 0;
+    uv_os_fd_t fd_ = -1;                 // the socket's descriptor, once accepted: write_ring writes to it directly
     std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
     std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
     std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at

@@ -6,12 +6,14 @@
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #if defined(__linux__)
 #include <linux/sockios.h>  // SIOCOUTQ
 #endif
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 
 namespace echod {
 namespace {
@@ -34,6 +36,14 @@ std::string unix_peer_and_local(uv_pipe_t* pipe) {
     }
 #endif
     return fmt::format("a local peer -> {}", where);
+}
+
+// The spans as libuv's buffers (on Unix a uv_buf_t is a struct iovec, so
+// writev takes them too); returns how many are not empty-tailed: 1 or 2.
+unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::array<uv_buf_t, 2>& bufs) {
+    bufs[0] = uv_buf_t{const_cast<char*>(spans[0].data()), spans[0].size()};
+    bufs[1] = uv_buf_t{const_cast<char*>(spans[1].data()), spans[1].size()};
+    return spans[1].empty() ? 1 : 2;
 }
 
 }  // namespace
@@ -63,6 +73,7 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
         connection->close();
         return nullptr;
     }
+    uv_fileno(reinterpret_cast<uv_handle_t*>(&connection->tcp_), &connection->fd_);  // accepted: it has one
     if (connection->is_tcp()) {
         // Echo latency matters more than packet count: never hold back a small write.
         uv_tcp_nodelay(&connection->tcp_, 1);
@@ -160,14 +171,14 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
             // carry_: if one comes, handle_read queues us for a ring; an
             // EOF or error is handled as always; and libuv's read loop never
             // spins on an empty buffer.
-            *buf = uv_buf_init(&self->carry_, 1);
+            *buf = uv_buf_t{&self->carry_, 1};
             return;
         }
     }
     // libuv reads straight into the ring's free space. An empty buffer (full
     // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
     std::span<char> free = self->ring_->writable_spans()[0];
-    *buf = uv_buf_init(free.data(), static_cast<unsigned int>(free.size()));
+    *buf = uv_buf_t{free.data(), free.size()};
 }
 
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
@@ -242,21 +253,24 @@ void Connection::write_ring() {
     if (state_ == State::closing || !ring_ || ring_->empty()) {
         return;
     }
-    auto spans = ring_->readable_spans();
-    std::array<uv_buf_t, 2> bufs = {
-        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
-        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
-    };
-    unsigned int count = spans[1].empty() ? 1 : 2;
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(), bufs);
 
     // Most writes complete at once; only the remainder needs a request.
-    int written = uv_try_write(stream(), bufs.data(), count);
-    if (written == UV_EAGAIN) {
-        written = 0;
-    } else if (written < 0) {
-        common::log_debug("write: {}", uv_strerror(written));
-        close();
-        return;
+    // This is uv_try_write's own writev, called directly: with no write in
+    // flight libuv's write queue is empty, the one thing uv_try_write checks
+    // first, and its checks and calls cost more than the echo's own work.
+    ssize_t written = 0;
+    do {
+        written = ::writev(fd_, reinterpret_cast<const iovec*>(bufs.data()), static_cast<int>(count));
+    } while (written < 0 && errno == EINTR);
+    if (written < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+            common::log_debug("write: {}", uv_strerror(-errno));
+            close();
+            return;
+        }
+        written = 0;  // the socket is full: all of it goes by uv_write
     }
     ring_->consume(static_cast<std::size_t>(written));
     bytes_echoed_ += static_cast<std::size_t>(written);
@@ -268,10 +282,7 @@ void Connection::write_ring() {
         return;
     }
 
-    spans = ring_->readable_spans();
-    bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size()));
-    bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size()));
-    count = spans[1].empty() ? 1 : 2;
+    count = to_bufs(ring_->readable_spans(), bufs);
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
     int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
@@ -285,13 +296,10 @@ void Connection::write_ring() {
 }
 
 bool Connection::write_front(std::size_t n) {
-    auto spans = ring_->readable_spans(n);
-    std::array<uv_buf_t, 2> bufs = {
-        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
-        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
-    };
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(n), bufs);
     // after_write counts the bytes and carries on, as for any write.
-    int err = uv_write(&write_req_, stream(), bufs.data(), spans[1].empty() ? 1 : 2, after_write);
+    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
     if (err != 0) {
         common::log_debug("uv_write: {}", uv_strerror(err));
         close();
