@@ -51,8 +51,6 @@ unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::arr
 Connection::Connection(ConnectionContext& context) : context_(context) {
     ring_wait_.connection = this;
     tcp_.data = this;
-    write_req_.data = this;
-    shutdown_req_.data = this;
 }
 
 Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener) {
@@ -285,10 +283,7 @@ void Connection::write_ring() {
     count = to_bufs(ring_->readable_spans(), bufs);
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
-    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
-    if (err != 0) {
-        common::log_debug("uv_write: {}", uv_strerror(err));
-        close();
+    if (!start_write(bufs.data(), count)) {
         return;
     }
     write_in_flight_ = ring_->readable();
@@ -299,14 +294,25 @@ bool Connection::write_front(std::size_t n) {
     std::array<uv_buf_t, 2> bufs{};
     unsigned int count = to_bufs(ring_->readable_spans(n), bufs);
     // after_write counts the bytes and carries on, as for any write.
-    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
-    if (err != 0) {
-        common::log_debug("uv_write: {}", uv_strerror(err));
-        close();
+    if (!start_write(bufs.data(), count)) {
         return false;
     }
     write_in_flight_ = n;
     write_queue_seen_ = stream()->write_queue_size;
+    return true;
+}
+
+bool Connection::start_write(const uv_buf_t* bufs, unsigned int count) {
+    assert(write_req_ == nullptr);
+    write_req_ = context_.requests.acquire();
+    write_req_->write.data = this;
+    int err = uv_write(&write_req_->write, stream(), bufs, count, after_write);
+    if (err != 0) {
+        context_.requests.release(std::exchange(write_req_, nullptr));
+        common::log_debug("uv_write: {}", uv_strerror(err));
+        close();
+        return false;
+    }
     return true;
 }
 
@@ -315,6 +321,7 @@ void Connection::after_write(uv_write_t* req, int status) {
 }
 
 void Connection::handle_write_done(int status) {
+    context_.requests.release(std::exchange(write_req_, nullptr));
     std::size_t done = write_in_flight_;
     write_in_flight_ = 0;
     if (status != 0) {
@@ -345,8 +352,12 @@ void Connection::finish_if_flushed() {
     if (state_ != State::flushing || write_in_flight_ != 0 || (ring_ && !ring_->empty())) {
         return;
     }
-    int err = uv_shutdown(&shutdown_req_, stream(), after_shutdown);
+    assert(shutdown_req_ == nullptr);
+    shutdown_req_ = context_.requests.acquire();
+    shutdown_req_->shutdown.data = this;
+    int err = uv_shutdown(&shutdown_req_->shutdown, stream(), after_shutdown);
     if (err != 0) {
+        context_.requests.release(std::exchange(shutdown_req_, nullptr));
         common::log_debug("shutdown: {}", uv_strerror(err));
         close();
         return;
@@ -359,6 +370,7 @@ void Connection::after_shutdown(uv_shutdown_t* req, int status) {
 }
 
 void Connection::handle_shutdown_done(int status) {
+    context_.requests.release(std::exchange(shutdown_req_, nullptr));
     if (state_ == State::closing) {
         return;
     }
@@ -491,6 +503,8 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
     Connection* self = common::owner_of<Connection>(handle);
+    // libuv has called back every request with UV_ECANCELED by now.
+    assert(self->write_req_ == nullptr && self->shutdown_req_ == nullptr);
     if (self->ring_) {
         self->give_back_ring();
     }
