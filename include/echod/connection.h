@@ -143,7 +143,9 @@ struct ProxyPhase {
     FaultClock::Timer deadline;  // proxy_header_timeout_us after the accept
 };
 
-class Connection : public ConnectionList::Node {
+// Its place in the list of live connections and in the queue for a ring are
+// bases, so that neither needs a pointer back.
+class Connection : public ConnectionList::Node, private RingWaiters::Node {
 public:
     // Accepts the pending connection on listener into a new Connection that
     // starts reading at once. Returns nullptr (and logs why) on failure.
@@ -239,13 +241,10 @@ private:
         uv_tcp_t tcp_{};  // the socket; libuv keeps its address
         uv_pipe_t pipe_;  // ... or, from a unix: listener, this
     };
-    Request* write_req_ = nullptr;      // the one uv_write in flight, lent by context_.requests; else nullptr
-    Request* shutdown_req_ = nullptr;   // the half-close in flight, lent likewise; else nullptr
-    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
-    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
-    struct RingWait : RingWaiters::Node {
-        Connection* connection = nullptr;
-    } ring_wait_;                         // our place in context_.ring_waiters
+    Request* write_req_ = nullptr;        // the one uv_write in flight, lent by context_.requests; else nullptr
+    Request* shutdown_req_ = nullptr;     // the half-close in flight, lent likewise; else nullptr
+    ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
+    std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
     std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
     std::unique_ptr<ProxyPhase> proxy_;   // --proxy-protocol, until the header is read; then nullptr
     State state_ = State::open;

@@ -49,7 +49,6 @@ unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::arr
 }  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
-    ring_wait_.connection = this;
     tcp_.data = this;
 }
 
@@ -128,7 +127,7 @@ void Connection::stop_reading() {
         uv_read_stop(stream());
         reading_ = false;
     }
-    context_.ring_waiters.remove(ring_wait_);
+    context_.ring_waiters.remove(*this);
     if (paused_) {
         paused_ = false;
         --context_.stats.paused;
@@ -434,7 +433,7 @@ void Connection::wait_for_ring() {
         uv_read_stop(stream());
         reading_ = false;
     }
-    context_.ring_waiters.push(ring_wait_);
+    context_.ring_waiters.push(*this);
 }
 
 void Connection::hand_out_rings(ConnectionContext& context) {
@@ -445,7 +444,7 @@ void Connection::hand_out_rings(ConnectionContext& context) {
         if (!ring) {
             return;
         }
-        static_cast<RingWait*>(context.ring_waiters.pop())->connection->take_ring(std::move(ring));
+        static_cast<Connection*>(context.ring_waiters.pop())->take_ring(std::move(ring));
     }
 }
 
