@@ -197,7 +197,11 @@ private:
     void stop_reading();
     void pause_reading();             // the ring is full
     void resume_reading();            // writes made room
-    void write_ring();                // echo what the ring holds: try_write, then uv_write
+    void write_ring();                // echo what the ring holds: write_now, then write_rest
+    void echo_peeked(std::size_t n);  // handle_read for n bytes read into the pool's next ring
+    ssize_t write_now(const uv_buf_t* bufs, unsigned int count);  // what the socket takes now; -1 if it closed
+    void count_written(std::size_t n);                            // n bytes echoed
+    void write_rest();                                            // uv_write of what the ring holds
     bool write_front(std::size_t n);  // uv_write of the ring's first n bytes; false if it closed
     bool start_write(const uv_buf_t* bufs, unsigned int count);  // uv_write with a lent request; false if it closed
     void after_output();  // room in the ring, flushed, ring idle: what follows a write
@@ -252,6 +256,7 @@ private:
     bool paused_ = false;    // not reading because the ring is full
     bool peer_eof_ = false;  // the peer half-closed (or closed)
     bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
+    bool peeked_ = false;    // on_alloc gave the pool's next ring, not lent (see echo_peeked)
     char carry_ = 0;
     uv_os_fd_t fd_ = -1;                 // the socket's descriptor, once accepted: write_ring writes to it directly
     std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done

@@ -41,6 +41,13 @@ public:
         return ring;
     }
 
+    // The cleared ring acquire() would lend next, still in the pool, or
+    // nullptr when acquire() would have to allocate or say no. The caller
+    // may read into it and, before anything else uses the pool, acquire
+    // it (to keep what it read) or leave it (it stays cleared: nothing was
+    // committed).
+    RingBuffer* peek() const { return in_use_ < max_rings_ && !spare_.empty() ? spare_.back().get() : nullptr; }
+
     // Takes a ring back; it is kept as a spare or freed.
     void release(std::unique_ptr<RingBuffer>&& ring) {
         assert(ring != nullptr && in_use_ > 0);

@@ -162,6 +162,17 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
         return;
     }
     if (!self->ring_) {
+        if (self->state_ == State::open && !self->faults_ && !self->proxy_) {
+            if (RingBuffer* spare = self->context_.rings.peek()) {
+                // Read into the ring the pool would lend next, without
+                // borrowing it yet: handle_read borrows it only if the
+                // socket does not take the echo back at once.
+                std::span<char> all = spare->writable_spans()[0];
+                *buf = uv_buf_t{all.data(), all.size()};
+                self->peeked_ = true;
+                return;
+            }
+        }
         self->ring_ = self->context_.rings.acquire();
         if (!self->ring_) {
             // --max-buffer-memory is spent. Read one byte at most, into
@@ -183,6 +194,15 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*b
 }
 
 void Connection::handle_read(ssize_t nread) {
+    if (peeked_) {
+        peeked_ = false;
+        if (nread > 0) {
+            assert(state_ == State::open);  // as on_alloc saw it: nothing ran in between
+            echo_peeked(static_cast<std::size_t>(nread));
+            return;
+        }
+        // EOF, an error, or nothing: nothing was read into the pool's ring.
+    }
     if (state_ == State::closing) {
         return;
     }
@@ -241,6 +261,36 @@ void Connection::handle_read(ssize_t nread) {
     return_ring_if_idle();
 }
 
+void Connection::echo_peeked(std::size_t n) {
+    // handle_read's work for bytes read into the pool's next ring (on_alloc),
+    // with no ring of ours and no write in flight: echoed at once, they
+    // never leave the pool.
+    context_.stats.bytes_in += n;
+    touch();
+    write_queue_seen_ = stream()->write_queue_size;
+    RingBuffer* spare = context_.rings.peek();
+    std::span<char> data = spare->writable_spans()[0].first(n);
+    uv_buf_t buf{data.data(), n};
+    ssize_t written = write_now(&buf, 1);
+    if (written < 0) {
+        return;  // closed
+    }
+    count_written(static_cast<std::size_t>(written));
+    if (static_cast<std::size_t>(written) == n) {
+        return;
+    }
+    // The rest waits for the socket in the ring, borrowed now: the one read
+    // into, as nothing ran in between.
+    ring_ = context_.rings.acquire();
+    assert(ring_.get() == spare);
+    ring_->commit(n);
+    ring_->consume(static_cast<std::size_t>(written));
+    write_rest();
+    if (state_ == State::open && ring_ && ring_->full()) {
+        pause_reading();
+    }
+}
+
 void Connection::write_ring() {
     assert(write_in_flight_ == 0);
     if (faults_) {
@@ -252,34 +302,49 @@ void Connection::write_ring() {
     }
     std::array<uv_buf_t, 2> bufs{};
     unsigned int count = to_bufs(ring_->readable_spans(), bufs);
+    ssize_t written = write_now(bufs.data(), count);
+    if (written < 0) {
+        return;  // closed
+    }
+    ring_->consume(static_cast<std::size_t>(written));
+    count_written(static_cast<std::size_t>(written));
+    if (!ring_->empty()) {
+        write_rest();
+    }
+}
 
+ssize_t Connection::write_now(const uv_buf_t* bufs, unsigned int count) {
     // Most writes complete at once; only the remainder needs a request.
     // This is uv_try_write's own writev, called directly: with no write in
     // flight libuv's write queue is empty, the one thing uv_try_write checks
     // first, and its checks and calls cost more than the echo's own work.
+    assert(write_in_flight_ == 0);
     ssize_t written = 0;
     do {
-        written = ::writev(fd_, reinterpret_cast<const iovec*>(bufs.data()), static_cast<int>(count));
+        written = ::writev(fd_, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
     } while (written < 0 && errno == EINTR);
     if (written < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
             common::log_debug("write: {}", uv_strerror(-errno));
             close();
-            return;
+            return -1;
         }
         written = 0;  // the socket is full: all of it goes by uv_write
     }
-    ring_->consume(static_cast<std::size_t>(written));
-    bytes_echoed_ += static_cast<std::size_t>(written);
-    context_.stats.bytes_out += static_cast<std::size_t>(written);
-    if (written > 0) {
+    return written;
+}
+
+void Connection::count_written(std::size_t n) {
+    bytes_echoed_ += n;
+    context_.stats.bytes_out += n;
+    if (n > 0) {
         touch();
     }
-    if (ring_->empty()) {
-        return;
-    }
+}
 
-    count = to_bufs(ring_->readable_spans(), bufs);
+void Connection::write_rest() {
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(), bufs);
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
     if (!start_write(bufs.data(), count)) {
