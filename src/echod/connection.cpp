@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <linux/sockios.h>  // SIOCOUTQ
 #endif
@@ -319,9 +320,11 @@ ssize_t Connection::write_now(const uv_buf_t* bufs, unsigned int count) {
     // flight libuv's write queue is empty, the one thing uv_try_write checks
     // first, and its checks and calls cost more than the echo's own work.
     assert(write_in_flight_ == 0);
+    // As libuv does, write(2) for one buffer, writev(2) for two.
     ssize_t written = 0;
     do {
-        written = ::writev(fd_, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
+        written = count == 1 ? ::write(fd_, bufs[0].base, bufs[0].len)
+                             : ::writev(fd_, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
     } while (written < 0 && errno == EINTR);
     if (written < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
