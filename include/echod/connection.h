@@ -195,13 +195,19 @@ private:
     void begin_echo();     // after the accept, or after the PROXY header: faults drawn, reading
     void start_reading();  // with on_read, or on_header_read while the PROXY header arrives
     void stop_reading();
-    void pause_reading();             // the ring is full
-    void resume_reading();            // writes made room
-    void write_ring();                // echo what the ring holds: write_now, then write_rest
-    void echo_peeked(std::size_t n);  // handle_read for n bytes read into the pool's next ring
+    void pause_reading();                         // the ring is full
+    void resume_reading();                        // writes made room
+    void write_ring();                            // echo what the ring holds: write_now, then write_rest
+    void echo_peeked(char* data, std::size_t n);  // on_read for n bytes read into the pool's next ring, at data
     ssize_t write_now(const uv_buf_t* bufs, unsigned int count);  // what the socket takes now; -1 if it closed
-    void count_written(std::size_t n);                            // n bytes echoed
-    void write_rest();                                            // uv_write of what the ring holds
+    void count_written(std::size_t n) {                           // n bytes echoed
+        bytes_echoed_ += n;
+        context_.stats.bytes_out += n;
+        if (n > 0) {
+            touch();
+        }
+    }
+    void write_rest();                // uv_write of what the ring holds
     bool write_front(std::size_t n);  // uv_write of the ring's first n bytes; false if it closed
     bool start_write(const uv_buf_t* bufs, unsigned int count);  // uv_write with a lent request; false if it closed
     void after_output();  // room in the ring, flushed, ring idle: what follows a write

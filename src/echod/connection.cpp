@@ -190,20 +190,21 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
     *buf = uv_buf_t{free.data(), free.size()};
 }
 
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
-    common::owner_of<Connection>(stream)->handle_read(nread);
-}
-
-void Connection::handle_read(ssize_t nread) {
-    if (peeked_) {
-        peeked_ = false;
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    Connection* self = common::owner_of<Connection>(stream);
+    if (self->peeked_) {
+        self->peeked_ = false;
         if (nread > 0) {
-            assert(state_ == State::open);  // as on_alloc saw it: nothing ran in between
-            echo_peeked(static_cast<std::size_t>(nread));
+            assert(self->state_ == State::open);  // as on_alloc saw it: nothing ran in between
+            self->echo_peeked(buf->base, static_cast<std::size_t>(nread));
             return;
         }
         // EOF, an error, or nothing: nothing was read into the pool's ring.
     }
+    self->handle_read(nread);
+}
+
+void Connection::handle_read(ssize_t nread) {
     if (state_ == State::closing) {
         return;
     }
@@ -262,16 +263,14 @@ void Connection::handle_read(ssize_t nread) {
     return_ring_if_idle();
 }
 
-void Connection::echo_peeked(std::size_t n) {
+void Connection::echo_peeked(char* data, std::size_t n) {
     // handle_read's work for bytes read into the pool's next ring (on_alloc),
     // with no ring of ours and no write in flight: echoed at once, they
     // never leave the pool.
     context_.stats.bytes_in += n;
     touch();
     write_queue_seen_ = stream()->write_queue_size;
-    RingBuffer* spare = context_.rings.peek();
-    std::span<char> data = spare->writable_spans()[0].first(n);
-    uv_buf_t buf{data.data(), n};
+    uv_buf_t buf{data, n};
     ssize_t written = write_now(&buf, 1);
     if (written < 0) {
         return;  // closed
@@ -283,7 +282,7 @@ void Connection::echo_peeked(std::size_t n) {
     // The rest waits for the socket in the ring, borrowed now: the one read
     // into, as nothing ran in between.
     ring_ = context_.rings.acquire();
-    assert(ring_.get() == spare);
+    assert(ring_->writable_spans()[0].data() == data);
     ring_->commit(n);
     ring_->consume(static_cast<std::size_t>(written));
     write_rest();
@@ -335,14 +334,6 @@ ssize_t Connection::write_now(const uv_buf_t* bufs, unsigned int count) {
         written = 0;  // the socket is full: all of it goes by uv_write
     }
     return written;
-}
-
-void Connection::count_written(std::size_t n) {
-    bytes_echoed_ += n;
-    context_.stats.bytes_out += n;
-    if (n > 0) {
-        touch();
-    }
 }
 
 void Connection::write_rest() {
