@@ -49,6 +49,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace echod {
 
@@ -68,6 +69,45 @@ struct ProxyContext {
 // A header not complete this long after the accept closes the connection.
 inline constexpr std::uint64_t proxy_header_timeout_us = 5'000'000;
 
+// A write or the half-close in flight. Lent by a RequestPool only while it
+// is in flight, so that an idle connection carries no libuv request (a
+// uv_write_t and a uv_shutdown_t are 272 bytes); writes that the socket
+// takes at once (write_ring's writev) need none at all.
+union Request {
+    uv_write_t write;
+    uv_shutdown_t shutdown;
+};
+
+// Requests given back, kept for the next one: no allocation per write in the
+// steady state. Keeps at most max_spare (192 KiB).
+class RequestPool {
+public:
+    RequestPool() = default;
+    RequestPool(const RequestPool&) = delete;
+    RequestPool& operator=(const RequestPool&) = delete;
+
+    Request* acquire() {
+        if (spare_.empty()) {
+            return new Request{};
+        }
+        Request* request = spare_.back().release();
+        spare_.pop_back();
+        return request;
+    }
+    void release(Request* request) {
+        if (spare_.size() < max_spare) {
+            spare_.emplace_back(request);
+        } else {
+            delete request;
+        }
+    }
+
+    static constexpr std::size_t max_spare = 1024;
+
+private:
+    std::vector<std::unique_ptr<Request>> spare_;
+};
+
 struct ConnectionContext {
     ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, std::size_t max_rings, uv_buf_t discard,
                       std::function<void()> on_closed)
@@ -81,6 +121,7 @@ struct ConnectionContext {
     uv_loop_t* loop;                  // every connection's handles live here
     RingPool rings;                   // lends a ring while bytes are in flight, within the budget
     RingWaiters ring_waiters;         // connections with bytes to read and no ring to read into
+    RequestPool requests;             // the writes and half-closes in flight
     Stats stats;                      // counters the connection bumps itself
     ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
@@ -102,7 +143,9 @@ struct ProxyPhase {
     FaultClock::Timer deadline;  // proxy_header_timeout_us after the accept
 };
 
-class Connection : public ConnectionList::Node {
+// Its place in the list of live connections and in the queue for a ring are
+// bases, so that neither needs a pointer back.
+class Connection : public ConnectionList::Node, private RingWaiters::Node {
 public:
     // Accepts the pending connection on listener into a new Connection that
     // starts reading at once. Returns nullptr (and logs why) on failure.
@@ -152,11 +195,22 @@ private:
     void begin_echo();     // after the accept, or after the PROXY header: faults drawn, reading
     void start_reading();  // with on_read, or on_header_read while the PROXY header arrives
     void stop_reading();
-    void pause_reading();             // the ring is full
-    void resume_reading();            // writes made room
-    void write_ring();                // echo what the ring holds: try_write, then uv_write
+    void pause_reading();                         // the ring is full
+    void resume_reading();                        // writes made room
+    void write_ring();                            // echo what the ring holds: write_now, then write_rest
+    void echo_peeked(char* data, std::size_t n);  // on_read for n bytes read into the pool's next ring, at data
+    ssize_t write_now(const uv_buf_t* bufs, unsigned int count);  // what the socket takes now; -1 if it closed
+    void count_written(std::size_t n) {                           // n bytes echoed
+        bytes_echoed_ += n;
+        context_.stats.bytes_out += n;
+        if (n > 0) {
+            touch();
+        }
+    }
+    void write_rest();                // uv_write of what the ring holds
     bool write_front(std::size_t n);  // uv_write of the ring's first n bytes; false if it closed
-    void after_output();              // room in the ring, flushed, ring idle: what follows a write
+    bool start_write(const uv_buf_t* bufs, unsigned int count);  // uv_write with a lent request; false if it closed
+    void after_output();  // room in the ring, flushed, ring idle: what follows a write
 
     // --fault (connection_faults.cpp).
     void draw_faults();   // at accept: does this one misbehave?
@@ -197,13 +251,10 @@ private:
         uv_tcp_t tcp_{};  // the socket; libuv keeps its address
         uv_pipe_t pipe_;  // ... or, from a unix: listener, this
     };
-    uv_write_t write_req_{};            // the one write in flight, if any
-    uv_shutdown_t shutdown_req_{};      // the half-close, once
-    ConnectionContext& context_;        // the loop, the pool, the stats, the list we are in
-    std::unique_ptr<RingBuffer> ring_;  // borrowed while bytes are in flight
-    struct RingWait : RingWaiters::Node {
-        Connection* connection = nullptr;
-    } ring_wait_;                         // our place in context_.ring_waiters
+    Request* write_req_ = nullptr;        // the one uv_write in flight, lent by context_.requests; else nullptr
+    Request* shutdown_req_ = nullptr;     // the half-close in flight, lent likewise; else nullptr
+    ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
+    std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
     std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
     std::unique_ptr<ProxyPhase> proxy_;   // --proxy-protocol, until the header is read; then nullptr
     State state_ = State::open;
@@ -211,7 +262,9 @@ private:
     bool paused_ = false;    // not reading because the ring is full
     bool peer_eof_ = false;  // the peer half-closed (or closed)
     bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
+    bool peeked_ = false;    // on_alloc gave the pool's next ring, not lent (see echo_peeked)
     char carry_ = 0;
+    uv_os_fd_t fd_ = -1;                 // the socket's descriptor, once accepted: write_ring writes to it directly
     std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
     std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
     std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at

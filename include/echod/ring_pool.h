@@ -11,6 +11,7 @@
 
 #include "echod/ring_buffer.h"
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,15 +27,40 @@ public:
 
     // A cleared ring: a spare one if there is one, else a new one; nullptr
     // when max_rings are lent out already.
+    // Inline, as release(): a connection borrows and returns one per echo.
     std::unique_ptr<RingBuffer> acquire() {
         if (in_use_ == max_rings_) {
             return nullptr;
         }
-        return lend();
+        ++in_use_;
+        if (spare_.empty()) {
+            return make_ring();
+        }
+        std::unique_ptr<RingBuffer> ring = std::move(spare_.back());
+        spare_.pop_back();
+        return ring;
     }
 
+    // The cleared ring acquire() would lend next, still in the pool, or
+    // nullptr when acquire() would have to allocate or say no. The caller
+    // may read into it and, before anything else uses the pool, acquire
+    // it (to keep what it read) or leave it (it stays cleared: nothing was
+    // committed).
+    RingBuffer* peek() const { return in_use_ < max_rings_ && !spare_.empty() ? spare_.back().get() : nullptr; }
+
     // Takes a ring back; it is kept as a spare or freed.
-    void release(std::unique_ptr<RingBuffer> ring);
+    void release(std::unique_ptr<RingBuffer>&& ring) {
+        assert(ring != nullptr && in_use_ > 0);
+        --in_use_;
+        // Lent and kept together stay within max_rings: a ring is kept only
+        // if it could have been lent anyway.
+        if (spare_.size() < max_pooled_ && in_use_ + spare_.size() < max_rings_) {
+            ring->clear();
+            spare_.push_back(std::move(ring));
+        } else {
+            ring.reset();
+        }
+    }
 
     std::size_t ring_capacity() const { return ring_capacity_; }
     std::size_t in_use() const { return in_use_; }
@@ -44,7 +70,7 @@ public:
     static constexpr std::size_t unlimited = static_cast<std::size_t>(-1);
 
 private:
-    std::unique_ptr<RingBuffer> lend();
+    std::unique_ptr<RingBuffer> make_ring() const;  // a new one, when no spare is left
 
     std::size_t ring_capacity_;                       // bytes per ring
     std::size_t max_pooled_;                          // bound on spare_.size()

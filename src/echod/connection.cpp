@@ -6,12 +6,15 @@
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <linux/sockios.h>  // SIOCOUTQ
 #endif
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 
 namespace echod {
 namespace {
@@ -36,13 +39,18 @@ std::string unix_peer_and_local(uv_pipe_t* pipe) {
     return fmt::format("a local peer -> {}", where);
 }
 
+// The spans as libuv's buffers (on Unix a uv_buf_t is a struct iovec, so
+// writev takes them too); returns how many are not empty-tailed: 1 or 2.
+unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::array<uv_buf_t, 2>& bufs) {
+    bufs[0] = uv_buf_t{const_cast<char*>(spans[0].data()), spans[0].size()};
+    bufs[1] = uv_buf_t{const_cast<char*>(spans[1].data()), spans[1].size()};
+    return spans[1].empty() ? 1 : 2;
+}
+
 }  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
-    ring_wait_.connection = this;
     tcp_.data = this;
-    write_req_.data = this;
-    shutdown_req_.data = this;
 }
 
 Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener) {
@@ -63,6 +71,7 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
         connection->close();
         return nullptr;
     }
+    uv_fileno(reinterpret_cast<uv_handle_t*>(&connection->tcp_), &connection->fd_);  // accepted: it has one
     if (connection->is_tcp()) {
         // Echo latency matters more than packet count: never hold back a small write.
         uv_tcp_nodelay(&connection->tcp_, 1);
@@ -119,7 +128,7 @@ void Connection::stop_reading() {
         uv_read_stop(stream());
         reading_ = false;
     }
-    context_.ring_waiters.remove(ring_wait_);
+    context_.ring_waiters.remove(*this);
     if (paused_) {
         paused_ = false;
         --context_.stats.paused;
@@ -154,24 +163,45 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
         return;
     }
     if (!self->ring_) {
+        if (self->state_ == State::open && !self->faults_ && !self->proxy_) {
+            if (RingBuffer* spare = self->context_.rings.peek()) {
+                // Read into the ring the pool would lend next, without
+                // borrowing it yet: handle_read borrows it only if the
+                // socket does not take the echo back at once.
+                std::span<char> all = spare->writable_spans()[0];
+                *buf = uv_buf_t{all.data(), all.size()};
+                self->peeked_ = true;
+                return;
+            }
+        }
         self->ring_ = self->context_.rings.acquire();
         if (!self->ring_) {
             // --max-buffer-memory is spent. Read one byte at most, into
             // carry_: if one comes, handle_read queues us for a ring; an
             // EOF or error is handled as always; and libuv's read loop never
             // spins on an empty buffer.
-            *buf = uv_buf_init(&self->carry_, 1);
+            *buf = uv_buf_t{&self->carry_, 1};
             return;
         }
     }
     // libuv reads straight into the ring's free space. An empty buffer (full
     // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
     std::span<char> free = self->ring_->writable_spans()[0];
-    *buf = uv_buf_init(free.data(), static_cast<unsigned int>(free.size()));
+    *buf = uv_buf_t{free.data(), free.size()};
 }
 
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
-    common::owner_of<Connection>(stream)->handle_read(nread);
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+    Connection* self = common::owner_of<Connection>(stream);
+    if (self->peeked_) {
+        self->peeked_ = false;
+        if (nread > 0) {
+            assert(self->state_ == State::open);  // as on_alloc saw it: nothing ran in between
+            self->echo_peeked(buf->base, static_cast<std::size_t>(nread));
+            return;
+        }
+        // EOF, an error, or nothing: nothing was read into the pool's ring.
+    }
+    self->handle_read(nread);
 }
 
 void Connection::handle_read(ssize_t nread) {
@@ -233,6 +263,34 @@ void Connection::handle_read(ssize_t nread) {
     return_ring_if_idle();
 }
 
+void Connection::echo_peeked(char* data, std::size_t n) {
+    // handle_read's work for bytes read into the pool's next ring (on_alloc),
+    // with no ring of ours and no write in flight: echoed at once, they
+    // never leave the pool.
+    context_.stats.bytes_in += n;
+    touch();
+    write_queue_seen_ = stream()->write_queue_size;
+    uv_buf_t buf{data, n};
+    ssize_t written = write_now(&buf, 1);
+    if (written < 0) {
+        return;  // closed
+    }
+    count_written(static_cast<std::size_t>(written));
+    if (static_cast<std::size_t>(written) == n) {
+        return;
+    }
+    // The rest waits for the socket in the ring, borrowed now: the one read
+    // into, as nothing ran in between.
+    ring_ = context_.rings.acquire();
+    assert(ring_->writable_spans()[0].data() == data);
+    ring_->commit(n);
+    ring_->consume(static_cast<std::size_t>(written));
+    write_rest();
+    if (state_ == State::open && ring_ && ring_->full()) {
+        pause_reading();
+    }
+}
+
 void Connection::write_ring() {
     assert(write_in_flight_ == 0);
     if (faults_) {
@@ -242,42 +300,48 @@ void Connection::write_ring() {
     if (state_ == State::closing || !ring_ || ring_->empty()) {
         return;
     }
-    auto spans = ring_->readable_spans();
-    std::array<uv_buf_t, 2> bufs = {
-        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
-        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
-    };
-    unsigned int count = spans[1].empty() ? 1 : 2;
-
-    // Most writes complete at once; only the remainder needs a request.
-    int written = uv_try_write(stream(), bufs.data(), count);
-    if (written == UV_EAGAIN) {
-        written = 0;
-    } else if (written < 0) {
-        common::log_debug("write: {}", uv_strerror(written));
-        close();
-        return;
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(), bufs);
+    ssize_t written = write_now(bufs.data(), count);
+    if (written < 0) {
+        return;  // closed
     }
     ring_->consume(static_cast<std::size_t>(written));
-    bytes_echoed_ += static_cast<std::size_t>(written);
-    context_.stats.bytes_out += static_cast<std::size_t>(written);
-    if (written > 0) {
-        touch();
+    count_written(static_cast<std::size_t>(written));
+    if (!ring_->empty()) {
+        write_rest();
     }
-    if (ring_->empty()) {
-        return;
-    }
+}
 
-    spans = ring_->readable_spans();
-    bufs[0] = uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size()));
-    bufs[1] = uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size()));
-    count = spans[1].empty() ? 1 : 2;
+ssize_t Connection::write_now(const uv_buf_t* bufs, unsigned int count) {
+    // Most writes complete at once; only the remainder needs a request.
+    // This is uv_try_write's own writev, called directly: with no write in
+    // flight libuv's write queue is empty, the one thing uv_try_write checks
+    // first, and its checks and calls cost more than the echo's own work.
+    assert(write_in_flight_ == 0);
+    // As libuv does, write(2) for one buffer, writev(2) for two.
+    ssize_t written = 0;
+    do {
+        written = count == 1 ? ::write(fd_, bufs[0].base, bufs[0].len)
+                             : ::writev(fd_, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
+    } while (written < 0 && errno == EINTR);
+    if (written < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+            common::log_debug("write: {}", uv_strerror(-errno));
+            close();
+            return -1;
+        }
+        written = 0;  // the socket is full: all of it goes by uv_write
+    }
+    return written;
+}
+
+void Connection::write_rest() {
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(), bufs);
     // The ring's readable bytes stay put until after_write: reads only ever
     // fill the free part, so the buffers stay valid while in flight.
-    int err = uv_write(&write_req_, stream(), bufs.data(), count, after_write);
-    if (err != 0) {
-        common::log_debug("uv_write: {}", uv_strerror(err));
-        close();
+    if (!start_write(bufs.data(), count)) {
         return;
     }
     write_in_flight_ = ring_->readable();
@@ -285,20 +349,28 @@ void Connection::write_ring() {
 }
 
 bool Connection::write_front(std::size_t n) {
-    auto spans = ring_->readable_spans(n);
-    std::array<uv_buf_t, 2> bufs = {
-        uv_buf_init(const_cast<char*>(spans[0].data()), static_cast<unsigned int>(spans[0].size())),
-        uv_buf_init(const_cast<char*>(spans[1].data()), static_cast<unsigned int>(spans[1].size())),
-    };
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(n), bufs);
     // after_write counts the bytes and carries on, as for any write.
-    int err = uv_write(&write_req_, stream(), bufs.data(), spans[1].empty() ? 1 : 2, after_write);
-    if (err != 0) {
-        common::log_debug("uv_write: {}", uv_strerror(err));
-        close();
+    if (!start_write(bufs.data(), count)) {
         return false;
     }
     write_in_flight_ = n;
     write_queue_seen_ = stream()->write_queue_size;
+    return true;
+}
+
+bool Connection::start_write(const uv_buf_t* bufs, unsigned int count) {
+    assert(write_req_ == nullptr);
+    write_req_ = context_.requests.acquire();
+    write_req_->write.data = this;
+    int err = uv_write(&write_req_->write, stream(), bufs, count, after_write);
+    if (err != 0) {
+        context_.requests.release(std::exchange(write_req_, nullptr));
+        common::log_debug("uv_write: {}", uv_strerror(err));
+        close();
+        return false;
+    }
     return true;
 }
 
@@ -307,6 +379,7 @@ void Connection::after_write(uv_write_t* req, int status) {
 }
 
 void Connection::handle_write_done(int status) {
+    context_.requests.release(std::exchange(write_req_, nullptr));
     std::size_t done = write_in_flight_;
     write_in_flight_ = 0;
     if (status != 0) {
@@ -337,8 +410,12 @@ void Connection::finish_if_flushed() {
     if (state_ != State::flushing || write_in_flight_ != 0 || (ring_ && !ring_->empty())) {
         return;
     }
-    int err = uv_shutdown(&shutdown_req_, stream(), after_shutdown);
+    assert(shutdown_req_ == nullptr);
+    shutdown_req_ = context_.requests.acquire();
+    shutdown_req_->shutdown.data = this;
+    int err = uv_shutdown(&shutdown_req_->shutdown, stream(), after_shutdown);
     if (err != 0) {
+        context_.requests.release(std::exchange(shutdown_req_, nullptr));
         common::log_debug("shutdown: {}", uv_strerror(err));
         close();
         return;
@@ -351,6 +428,7 @@ void Connection::after_shutdown(uv_shutdown_t* req, int status) {
 }
 
 void Connection::handle_shutdown_done(int status) {
+    context_.requests.release(std::exchange(shutdown_req_, nullptr));
     if (state_ == State::closing) {
         return;
     }
@@ -414,7 +492,7 @@ void Connection::wait_for_ring() {
         uv_read_stop(stream());
         reading_ = false;
     }
-    context_.ring_waiters.push(ring_wait_);
+    context_.ring_waiters.push(*this);
 }
 
 void Connection::hand_out_rings(ConnectionContext& context) {
@@ -425,7 +503,7 @@ void Connection::hand_out_rings(ConnectionContext& context) {
         if (!ring) {
             return;
         }
-        static_cast<RingWait*>(context.ring_waiters.pop())->connection->take_ring(std::move(ring));
+        static_cast<Connection*>(context.ring_waiters.pop())->take_ring(std::move(ring));
     }
 }
 
@@ -483,6 +561,8 @@ void Connection::close() {
 
 void Connection::on_close(uv_handle_t* handle) {
     Connection* self = common::owner_of<Connection>(handle);
+    // libuv has called back every request with UV_ECANCELED by now.
+    assert(self->write_req_ == nullptr && self->shutdown_req_ == nullptr);
     if (self->ring_) {
         self->give_back_ring();
     }

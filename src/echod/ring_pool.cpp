@@ -14,25 +14,8 @@ RingPool::RingPool(std::size_t ring_capacity, std::size_t max_pooled, std::size_
     spare_.reserve(max_pooled_);
 }
 
-std::unique_ptr<RingBuffer> RingPool::lend() {
-    ++in_use_;
-    if (spare_.empty()) {
-        return std::make_unique<RingBuffer>(ring_capacity_);
-    }
-    std::unique_ptr<RingBuffer> ring = std::move(spare_.back());
-    spare_.pop_back();
-    return ring;
-}
-
-void RingPool::release(std::unique_ptr<RingBuffer> ring) {
-    assert(ring != nullptr && in_use_ > 0);
-    --in_use_;
-    // Lent and kept together stay within max_rings: a ring is kept only
-    // if it could have been lent anyway.
-    if (spare_.size() < max_pooled_ && in_use_ + spare_.size() < max_rings_) {
-        ring->clear();
-        spare_.push_back(std::move(ring));
-    }
+std::unique_ptr<RingBuffer> RingPool::make_ring() const {
+    return std::make_unique<RingBuffer>(ring_capacity_);
 }
 
 std::size_t default_max_pooled(std::size_t ring_capacity) {

@@ -28,6 +28,26 @@ TEST_CASE("rings are lent out cleared and reused") {
     pool.release(std::move(b));
 }
 
+TEST_CASE("peek shows the ring acquire would lend next, without lending it") {
+    RingPool pool(64, 2, 2);
+    CHECK(pool.peek() == nullptr);  // no spare yet: acquire would allocate
+    pool.release(pool.acquire());
+    RingBuffer* next = pool.peek();
+    REQUIRE(next != nullptr);
+    CHECK(next->empty());
+    CHECK(pool.in_use() == 0);  // still in the pool
+    CHECK(pool.pooled() == 1);
+
+    auto a = pool.acquire();
+    CHECK(a.get() == next);
+    auto b = pool.acquire();  // the budget (2) is lent out now
+    RingBuffer* b_address = b.get();
+    CHECK(pool.peek() == nullptr);
+    pool.release(std::move(b));
+    CHECK(pool.peek() == b_address);
+    pool.release(std::move(a));
+}
+
 TEST_CASE("spares beyond the bound are freed") {
     RingPool pool(16, 2);
     auto a = pool.acquire();
