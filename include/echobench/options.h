@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common/parse.h"
+#include "echobench/results/find_rate.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@ struct BenchConfig {
         interactive,  // stdin to the server, echoes to stdout
         merge,        // no network: combine --histogram-out files into one report
         compare,      // no network: --histogram-out files side by side in one --report page
+        find_rate,    // open-loop steps searching for the highest rate that meets --slo
     };
     Mode mode = Mode::load;
     std::string host = "127.0.0.1";        // IPv4 or IPv6 address literal, or "unix:PATH"
@@ -41,6 +43,12 @@ struct BenchConfig {
     std::string histogram_out;             // load or --merge: also write the report with the full histogram here
     std::string report;                    // load, --merge or --compare: write an HTML page of the run(s) here
     std::vector<std::string> input_files;  // --merge or --compare: the files, in order
+
+    // Churn: each connection closes after this many echoed messages and a
+    // new one takes its place; 0 keeps connections.
+    std::uint64_t messages_per_connection = 0;
+    Slo slo;                     // --find-rate: what a step must meet
+    double step_duration_s = 5;  // --find-rate: the measured window of each step
 };
 
 // Limits, shared with the help text and the tests.
@@ -50,6 +58,11 @@ inline constexpr std::uint32_t max_pipeline = 1024;
 inline constexpr std::uint32_t max_threads = 256;
 // connections x pipeline x size: the send buffers, all allocated up front.
 inline constexpr std::uint64_t max_send_buffers = std::uint64_t{1} << 30;
+// --find-rate: where the search starts without --rate, the most steps it
+// takes, and the highest --slo bound (an hour).
+inline constexpr double default_start_rate = 1000;
+inline constexpr std::uint32_t max_search_steps = 30;
+inline constexpr std::uint64_t max_slo_us = 3600ULL * 1000 * 1000;
 
 struct BenchCommandLine {
     enum class Action {

@@ -1,6 +1,7 @@
 // echobench: parse the command line, run the chosen mode, report.
 #include "common/file.h"
 #include "echobench/load/controller.h"
+#include "echobench/modes/find_rate.h"
 #include "echobench/modes/interactive.h"
 #include "echobench/modes/ping.h"
 #include "echobench/options.h"
@@ -53,6 +54,10 @@ public:
         }
         return ok;
     }
+
+    // --find-rate: the --report page alone (--histogram-out does not apply);
+    // false after a line on stderr.
+    bool write_page(std::string_view page) { return commit_one("--report", config_.report, report_, page); }
 
 private:
     static bool open_one(const char* option, const std::string& path, common::AtomicFile& file) {
@@ -157,6 +162,31 @@ int run_compare(const echobench::BenchConfig& config) {
     return std::max(status, report_failed_runs(config, results));
 }
 
+// --find-rate: the search, then its JSON (the table went out step by step)
+// and --report page. 0 when a rate met the SLO; 1 when none did, or when
+// nothing could run, or the page could not be written.
+int run_search(const echobench::BenchConfig& config) {
+    OutputFiles out(config);
+    if (!out.open()) {
+        return 1;
+    }
+    echobench::FindRateResult search;
+    search.version = ECHOD_VERSION;
+    if (int status = echobench::run_find_rate(config, search); status != 0) {
+        return status;
+    }
+    if (config.json) {
+        std::string json = echobench::format_find_rate_json(search);
+        std::fwrite(json.data(), 1, json.size(), stdout);
+        std::fflush(stdout);
+    }
+    int status = 0;
+    if (!config.report.empty() && !out.write_page(echobench::format_find_rate_report(search))) {
+        status = 1;
+    }
+    return std::max(status, echobench::exit_status(search));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -188,6 +218,8 @@ int main(int argc, char** argv) {
             return run_merge(config);
         case echobench::BenchConfig::Mode::compare:
             return run_compare(config);
+        case echobench::BenchConfig::Mode::find_rate:
+            return run_search(config);
         case echobench::BenchConfig::Mode::load:
             break;
     }

@@ -26,6 +26,10 @@ enum LongOnly : int {
     opt_merge,
     opt_report,
     opt_compare,
+    opt_messages_per_connection,
+    opt_find_rate,
+    opt_slo,
+    opt_step_duration,
 };
 
 constexpr option long_options[] = {
@@ -51,6 +55,10 @@ constexpr option long_options[] = {
     {"merge", no_argument, nullptr, opt_merge},
     {"report", required_argument, nullptr, opt_report},
     {"compare", no_argument, nullptr, opt_compare},
+    {"messages-per-connection", required_argument, nullptr, opt_messages_per_connection},
+    {"find-rate", no_argument, nullptr, opt_find_rate},
+    {"slo", required_argument, nullptr, opt_slo},
+    {"step-duration", required_argument, nullptr, opt_step_duration},
     {"help", no_argument, nullptr, 'h'},
     {"version", no_argument, nullptr, opt_version},
     {nullptr, 0, nullptr, 0},
@@ -76,6 +84,8 @@ const char* mode_name(BenchConfig::Mode mode) {
             return "merge";
         case BenchConfig::Mode::compare:
             return "compare";
+        case BenchConfig::Mode::find_rate:
+            return "find-rate";
         case BenchConfig::Mode::load:
             break;
     }
@@ -89,9 +99,40 @@ struct Seen {
     int ping_only_option = 0;
     int load_option = 0;        // the first option that only a load run (or --ping) reads
     int mode_option = 0;        // the last of --ping, --interactive, --merge, --compare
+    int load_only_option = 0;   // an option that only a load run reads (not --ping)
     bool has_argument = false;  // a non-option argument was given
     std::string argument;       // the first one
+    int find_rate_only = 0;     // the last of --slo, --step-duration
+    bool duration = false;      // -d was given (--find-rate has --step-duration instead)
 };
+
+// --slo's value, "p99=1000", into slo; returns the reason it is wrong or "".
+std::string parse_slo(const char* arg, Slo& slo) {
+    struct Known {
+        const char* name;
+        double quantile;
+    };
+    static constexpr Known known[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}};
+    const std::string_view text = arg;
+    const auto equals = text.find('=');
+    const std::string_view name = text.substr(0, equals);
+    const Known* found = nullptr;
+    for (const Known& k : known) {
+        if (name == k.name) {
+            found = &k;
+        }
+    }
+    if (equals == std::string_view::npos || found == nullptr) {
+        return fmt::format("'{}' is not PCT=MICROSECONDS with PCT one of p50, p90, p99, p999 (e.g. p99=1000)",
+                           common::printable(text));
+    }
+    auto parsed = common::parse_uint(text.substr(equals + 1), 1, max_slo_us);
+    if (auto* error = std::get_if<common::ParseError>(&parsed)) {
+        return fmt::format("{}: {}", name, error->reason);
+    }
+    slo = {found->name, found->quantile, std::get<std::uint64_t>(parsed)};
+    return {};
+}
 
 // Applies one option's value to config; returns an error line or "".
 std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, BenchConfig& config, Seen& seen) {
@@ -141,6 +182,9 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
         case opt_connect_rate:
         case 'i':
         case opt_count:
+        case opt_messages_per_connection:
+        case opt_slo:
+        case opt_step_duration:
             if (seen.load_option == 0) {
                 seen.load_option = value;
             }
@@ -170,6 +214,7 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
         case 'P':
             return number(1, max_pipeline, config.pipeline);
         case 'd':
+            seen.duration = true;
             return seconds(0.001, 1e7, config.duration_s);
         case 'n':
             return number(1, UINT64_MAX / 2, config.messages);
@@ -189,14 +234,19 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
             return seconds(0.001, 1e7, config.timeout_s);
         case opt_connect_rate:
             return per_second(1, 1e7, config.connect_rate);
+        case opt_messages_per_connection:
+            seen.load_only_option = value;
+            return number(0, UINT64_MAX / 2, config.messages_per_connection);
         case opt_ping:
         case opt_interactive:
         case opt_merge:
-        case opt_compare: {
+        case opt_compare:
+        case opt_find_rate: {
             const BenchConfig::Mode mode = value == opt_ping          ? BenchConfig::Mode::ping
                                            : value == opt_interactive ? BenchConfig::Mode::interactive
                                            : value == opt_merge       ? BenchConfig::Mode::merge
-                                                                      : BenchConfig::Mode::compare;
+                                           : value == opt_compare     ? BenchConfig::Mode::compare
+                                                                      : BenchConfig::Mode::find_rate;
             if (config.mode != BenchConfig::Mode::load && config.mode != mode) {
                 return option_error(value, fmt::format("cannot be combined with --{}", mode_name(config.mode)));
             }
@@ -231,6 +281,15 @@ std::string apply(const common::GetoptArgs& getopt, int value, const char* arg, 
             seen.ping_only = true;
             seen.ping_only_option = value;
             return number(1, UINT64_MAX / 2, config.count);
+        case opt_slo:
+            seen.find_rate_only = value;
+            if (std::string reason = parse_slo(arg, config.slo); !reason.empty()) {
+                return option_error(value, reason);
+            }
+            return {};
+        case opt_step_duration:
+            seen.find_rate_only = value;
+            return seconds(0.001, 1e7, config.step_duration_s);
         default:
             return usage_line("internal error: unhandled option");
     }
@@ -284,10 +343,28 @@ std::string check_combination(const common::GetoptArgs& getopt, const BenchConfi
         !config.report.empty()) {
         return option_error(opt_report, "only applies to a load run, --merge or --compare");
     }
+    if (seen.load_only_option != 0 && config.mode != BenchConfig::Mode::load) {
+        return option_error(seen.load_only_option, "only applies to a load run");
+    }
     if (seen.ping_only && config.mode != BenchConfig::Mode::ping) {
         return option_error(seen.ping_only_option, "only applies with --ping");
     }
-    if (config.mode == BenchConfig::Mode::load) {
+    if (seen.find_rate_only != 0 && config.mode != BenchConfig::Mode::find_rate) {
+        return option_error(seen.find_rate_only, "only applies with --find-rate");
+    }
+    if (config.mode == BenchConfig::Mode::find_rate) {
+        if (config.messages > 0) {
+            return option_error('n', "does not apply with --find-rate (each step lasts --step-duration)");
+        }
+        if (seen.duration) {
+            return option_error('d', "does not apply with --find-rate (use --step-duration)");
+        }
+        if (!config.histogram_out.empty()) {
+            return option_error(opt_histogram_out,
+                                "does not apply with --find-rate (its --json holds every step's latencies)");
+        }
+    }
+    if (config.mode == BenchConfig::Mode::load || config.mode == BenchConfig::Mode::find_rate) {
         // Saturating: each factor is bounded, but their product need not fit.
         long double total =
             static_cast<long double>(config.connections) * config.pipeline * static_cast<long double>(config.size);
@@ -364,6 +441,7 @@ std::string bench_help_text() {
         "       echobench --interactive [OPTIONS]\n"
         "       echobench --merge [--json] [--histogram-out FILE] [--report FILE] FILE...\n"
         "       echobench --report FILE.html --compare FILE...\n"
+        "       echobench --find-rate [--slo PCT=MICROSECONDS] [--step-duration SECONDS] [OPTIONS]\n"
         "\n"
         "A load client for TCP echo servers (echod or any other): it sends messages\n"
         "over many connections, checks that every byte comes back unchanged, and\n"
@@ -391,6 +469,11 @@ std::string bench_help_text() {
         "      --timeout SECONDS    a connection waiting this long for any echoed byte,\n"
         "                           or for its connect, counts as failed (default {:g})\n"
         "      --connect-rate R     new connections per second while starting (default {:g})\n"
+        "      --messages-per-connection N\n"
+        "                           churn: each connection closes after N echoed\n"
+        "                           messages (FIN, then the server's FIN) and a new one\n"
+        "                           takes its place; a place whose new connection\n"
+        "                           fails stays empty; 0 keeps connections (default {})\n"
         "      --ping               one connection, one message per interval, one line\n"
         "                           per reply; a summary at the end or on Ctrl-C\n"
         "  -i, --interval SECONDS   --ping: time between messages (default {:g})\n"
@@ -411,6 +494,19 @@ std::string bench_help_text() {
         "      --compare FILE...    no load: with --report, one page of runs written by\n"
         "                           --histogram-out, overlaid on the same axes (runs of\n"
         "                           the same load share a section), with a legend\n"
+        "      --find-rate          instead of one run, search for the highest open-loop\n"
+        "                           rate that meets --slo: steps of --step-duration,\n"
+        "                           each with fresh connections and its own warm-up,\n"
+        "                           doubling from --rate (default {:g}/s) until one\n"
+        "                           fails, then bisecting until the highest passing and\n"
+        "                           the lowest failing rate are within 5%; at most {}\n"
+        "                           steps. A step passes when its latency percentile is\n"
+        "                           at or under the bound, it achieved 99% of its rate,\n"
+        "                           and nothing failed. Not with -n, -d, --histogram-out\n"
+        "      --slo PCT=MICROSECONDS  --find-rate: PCT one of p50, p90, p99, p999\n"
+        "                           (default {}={})\n"
+        "      --step-duration SECONDS  --find-rate: measured length of each step\n"
+        "                           (default {:g})\n"
         "  -h, --help               print this help and exit\n"
         "      --version            print the version and exit\n"
         "\n"
@@ -420,10 +516,11 @@ std::string bench_help_text() {
         "Exit status: 0 clean run; 1 when an echoed byte differed, a connection\n"
         "failed, broke or timed out, or nothing was echoed (--merge, --compare: in\n"
         "any run); 2 usage error, or a --merge or --compare file that is unreadable\n"
-        "or does not fit.\n",
+        "or does not fit. --find-rate: 0 when a rate met the SLO, 1 when none did.\n",
         d.host, d.port, max_connections, d.connections, common::format_size(max_message_size),
         common::format_size(d.size), max_pipeline, d.pipeline, d.duration_s, d.warmup_s, max_threads, d.threads,
-        d.timeout_s, d.connect_rate, d.interval_s);
+        d.timeout_s, d.connect_rate, d.messages_per_connection, d.interval_s, default_start_rate, max_search_steps,
+        d.slo.percentile, d.slo.us, d.step_duration_s);
 }
 
 }  // namespace echobench

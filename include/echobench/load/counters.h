@@ -55,12 +55,18 @@ public:
     EchoTime echo_time(std::uint64_t now_ns);
     void count_echo(EchoTime when, std::uint64_t latency_ns);
     void count_connect_started() { ++connecting_; }
-    void count_connected();
-    void count_connect_failed(const std::string& reason);
+    // A connect completed at now_ns, latency_ns after it was called. A
+    // replacement (churn) is not one of the run's first connections: it
+    // counts in connects() when inside the window, not in established().
+    void count_connected(std::uint64_t now_ns, std::uint64_t latency_ns, bool replacement);
+    void count_connect_failed(const std::string& reason, bool replacement);
     void count_broken(const std::string& reason);
     void count_mismatch(const std::string& reason);
     void count_timeout(const std::string& reason);
-    void count_closed(bool was_open);                               // a client's close() began
+    void count_closed(bool was_open);  // a client's close() began
+    // A place that had a connection has none left (with churn, not when a
+    // new connection takes its place).
+    void count_place_ended() { live_.fetch_sub(1, std::memory_order_relaxed); }
     void count_sent(std::uint64_t bytes) { sent_bytes_ += bytes; }  // a write completed: in the kernel's hands
     std::uint32_t connecting() const { return connecting_; }
 
@@ -68,6 +74,9 @@ public:
     std::uint32_t established() const { return established_.load(std::memory_order_relaxed); }
     std::uint32_t settled() const { return settled_.load(std::memory_order_relaxed); }  // connected or failed
     std::uint32_t open_clients() const { return open_.load(std::memory_order_relaxed); }
+    // Places with a connection, open or (churn) about to be replaced: when
+    // none is left, every connection broke.
+    std::uint32_t live_places() const { return live_.load(std::memory_order_relaxed); }
     std::uint64_t echoed() const { return echoed_.load(std::memory_order_relaxed); }  // all, warm-up included
     std::uint64_t measured() const { return measured_.load(std::memory_order_relaxed); }
     void merge_snapshot_into(Histogram& out);  // the window's histogram, a moment ago
@@ -78,6 +87,8 @@ public:
     const Histogram& histogram() const { return histogram_; }
     const BenchErrors& errors() const { return errors_; }
     std::uint64_t sent_bytes() const { return sent_bytes_; }
+    std::uint64_t connects() const { return connects_; }  // established inside the window
+    const Histogram& connect_latency() const { return connect_latency_; }
 
 private:
     void roll_timeline(std::uint64_t now_ns);  // closes the intervals that ended by now_ns
@@ -92,6 +103,8 @@ private:
 
     Histogram histogram_;  // the window's latencies, up to the last closed second
     BenchErrors errors_;
+    std::uint64_t connects_ = 0;  // connections established inside the window
+    Histogram connect_latency_;   // theirs: connect call to established, ns
     std::uint64_t measured_local_ = 0;
     std::uint64_t echoed_local_ = 0;
     TimelineInterval interval_;          // the second being counted; latency: its echoes outside the window
@@ -105,6 +118,7 @@ private:
     std::atomic<std::uint32_t> established_{0};
     std::atomic<std::uint32_t> settled_{0};
     std::atomic<std::uint32_t> open_{0};
+    std::atomic<std::uint32_t> live_{0};
     std::atomic<std::uint64_t> echoed_{0};
     std::atomic<std::uint64_t> measured_{0};
     std::mutex snapshot_mutex_;  // guards snapshot_ only; never taken per message

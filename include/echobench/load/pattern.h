@@ -60,6 +60,9 @@ public:
     // with the rest while data remains. With verify off, only counts.
     Step feed(std::span<const std::byte> data);
 
+    // A new connection (churn): its stream starts again at message 0.
+    void restart(std::uint64_t connection);
+
     std::uint64_t sequence() const { return sequence_; }  // the message being received
     std::size_t offset() const { return offset_; }        // bytes of it received so far
 

@@ -20,6 +20,7 @@
 // Pure: results in, a string out; the same input gives the same page.
 #pragma once
 
+#include "echobench/results/find_rate.h"
 #include "echobench/results/result.h"
 
 #include <span>
@@ -35,6 +36,12 @@ struct ReportRun {
 
 // The whole page. runs must not be empty.
 std::string format_html_report(std::span<const ReportRun> runs);
+
+// --find-rate's page: the SLO's percentile latency against the achieved
+// rate, one point per step (a dot passes, a cross fails), the SLO as a
+// dashed line; the steps' table; then the highest passing step as a run of
+// its own (the sections above), when one passed.
+std::string format_find_rate_report(const FindRateResult& search);
 
 // The legend label for a --compare file: its name without directories and
 // without a final ".json" ("runs/before.json" -> "before").

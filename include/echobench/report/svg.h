@@ -115,6 +115,11 @@ struct Series {
     bool dots = false;          // also a small circle on every point
     std::string css_class;      // optional, added to the polyline's class
     bool line = true;           // false: the dots alone, no polyline
+    // The dots' shape: a cross tells points apart where colour alone would
+    // not (a failing step from a passing one, in print or for the colour-blind).
+    enum class Marker { circle, cross };
+    Marker marker = Marker::circle;
+    double dot_radius = 2.5;  // px: a circle's radius, a cross's half-width
 };
 
 // A shaded span of x (e.g. the warm-up), labelled at its top.

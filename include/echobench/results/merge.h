@@ -4,14 +4,20 @@
 //
 // The document is the object --json prints plus "histogram" (see
 // Histogram::to_json): the buckets themselves, so merged percentiles are
-// those of every sample, never an average of percentiles.
+// those of every sample, never an average of percentiles; and
+// "connect_histogram", the same for connect_latency_us (files written
+// before churn have neither it nor "connects": they merge as no connects).
 //
 // Merge semantics: the runs are taken to be concurrent (one per load
 // machine, over the same window), so
 //   messages, connections, established, threads, errors, runs  summed
+//   connects                          summed
 //   msgs_per_sec (and bytes_per_sec)  the sum of each run's msgs_per_sec
+//   connects_per_sec                  the sum of each run's
 //   duration_s, warmup_s, pipeline    the largest of the runs
+//   messages_per_connection           the largest of the runs
 //   latency_us                        from the merged histogram
+//   connect_latency_us                from the merged connect histograms
 //   rate.target                       summed (open-loop runs only)
 //   verify                            true only if every run verified
 //   interrupted                       true if any run was
@@ -34,7 +40,8 @@
 
 namespace echobench {
 
-// format_json's object with "histogram" added; one line and a newline.
+// format_json's object with "histogram" and "connect_histogram" added; one
+// line and a newline.
 std::string format_histogram_document(const BenchResult& result);
 
 // Reads a document format_histogram_document wrote (other fields are

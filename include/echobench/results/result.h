@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace echobench {
@@ -37,6 +38,7 @@ struct BenchResult {
     double rate = 0;  // open loop target, messages/s; 0: closed loop
     double warmup_s = 0;
     bool verify = true;
+    std::uint64_t messages_per_connection = 0;  // churn; 0: connections kept
 
     // What happened.
     std::uint32_t established = 0;  // connections that ever connected
@@ -49,7 +51,9 @@ struct BenchResult {
     std::optional<std::uint64_t> sent_bytes = 0;
     Histogram latency;  // ns, one value per counted message
     BenchErrors errors;
-    bool interrupted = false;  // Ctrl-C ended the window early
+    bool interrupted = false;    // Ctrl-C ended the window early
+    std::uint64_t connects = 0;  // connections established within the window (churn's new ones)
+    Histogram connect_latency;   // ns, theirs: from the connect call to established
 
     // Over time, on the run's clock (seconds since echobench started
     // connecting): when the warm-up traffic began, the measured window, and
@@ -66,14 +70,18 @@ struct BenchResult {
     // runs are concurrent, so their rates add up (see bench_merge.h).
     std::uint32_t runs = 1;
     std::optional<double> summed_msgs_per_sec;
+    std::optional<double> summed_connects_per_sec;  // the same for connects_per_sec()
 
     double msgs_per_sec() const;
+    double connects_per_sec() const;
     double bytes_per_sec() const { return msgs_per_sec() * static_cast<double>(size); }
 };
 
 // One JSON object and a newline: the contract's fields, then "threads",
 // "established", "errors.timeout", "verify", "warmup_s", "rate", "target",
-// "interrupted", "runs", "version", "started_at", "phases" and "timeline".
+// "interrupted", "runs", "version", "started_at", "phases", "connects",
+// "connects_per_sec", "connect_latency_us" (null when none),
+// "messages_per_connection" and "timeline".
 std::string format_json(const BenchResult& result);
 
 // The human-readable report.
@@ -95,5 +103,12 @@ std::string failure_summary(const BenchResult& result);
 
 // "9.1us", "12.35ms", "1.50s": a latency in ns, for people.
 std::string format_latency(std::uint64_t ns);
+
+// Pieces of format_json for the other documents (--find-rate's): the
+// latency object {"min": ..., "p50": ..., "p90": ..., "p99": ..., "p999":
+// ..., "max": ...} in microseconds (each null when h is empty), and a
+// quoted, escaped JSON string.
+std::string json_latency_us(const Histogram& h);
+std::string json_quoted(std::string_view text);
 
 }  // namespace echobench

@@ -10,10 +10,13 @@
 namespace echobench {
 Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t index)
     : context_(context),
+      first_id_(id),
       id_(id),
       index_(index),
       pipeline_(context.config->pipeline),
       size_(context.config->size),
+      per_connection_(context.config->messages_per_connection > 0 ? context.config->messages_per_connection
+                                                                  : UINT64_MAX),
       checker_(*context.pattern, id, context.config->verify),
       send_buffer_(static_cast<std::size_t>(pipeline_) * size_),
       latency_base_ns_(pipeline_, 0),
@@ -24,6 +27,7 @@ Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t ind
     common::init_stream_socket(context_.loop, socket_, context_.local);
     common::as_handle(socket_)->data = this;
     connect_req_.data = this;
+    shutdown_req_.data = this;
     for (WriteRequest& w : writes_) {
         w.req.data = this;
     }
@@ -38,11 +42,13 @@ Client::Client(const ClientContext& context, std::uint64_t id, std::uint32_t ind
 void Client::connect(const sockaddr* address) {
     assert(state_ == State::idle);
     state_ = State::connecting;
+    address_ = address;
+    context_.counters->count_connect_started();
     connect_started_ns_ = uv_hrtime();
     int err = common::connect_stream(&connect_req_, socket_, address, after_connect);
     if (err != 0) {
         // EMFILE, EADDRNOTAVAIL (out of ports): no callback will come.
-        context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(err)));
+        context_.counters->count_connect_failed(fmt::format("connect: {}", uv_strerror(err)), generation_ > 0);
         close();
     }
 }
@@ -60,15 +66,18 @@ void Client::handle_connect(int status) {
         // in a full backlog: it fails at once.
         bool backlog_full = status == UV_EAGAIN && context_.local;
         context_.counters->count_connect_failed(
-            fmt::format("connect: {}{}", uv_strerror(status), backlog_full ? " (the server's backlog is full)" : ""));
+            fmt::format("connect: {}{}", uv_strerror(status), backlog_full ? " (the server's backlog is full)" : ""),
+            generation_ > 0);
         close();
         return;
     }
     state_ = State::open;
-    context_.counters->count_connected();
+    live_ = true;
+    const std::uint64_t now = uv_hrtime();
+    context_.counters->count_connected(now, now - connect_started_ns_, generation_ > 0);
     // Latency is the point: never let Nagle hold back a small message.
     common::set_nodelay(socket_);
-    last_progress_ns_ = uv_hrtime();
+    last_progress_ns_ = now;
     if (int err = uv_read_start(stream(), on_alloc, on_read); err != 0) {
         fail_broken("read", err);
         return;
@@ -98,9 +107,10 @@ void Client::set_due(std::uint64_t due) {
 }
 
 void Client::send_ready() {
-    // Slot s % K is free for message s once message s - K is echoed and written.
+    // Slot s % K is free for message s once message s - K is echoed and
+    // written; due_ counts the place's messages, earlier connections' too.
     std::uint64_t limit = std::min(checker_.sequence(), written_seq_) + pipeline_;
-    std::uint64_t end = std::min(limit, due_);
+    std::uint64_t end = std::min({limit, due_ - place_sent_, per_connection_});
     if (end <= sent_seq_) {
         return;
     }
@@ -114,6 +124,7 @@ void Client::send_ready() {
         if (claimed < end - sent_seq_) {
             end = sent_seq_ + claimed;
             state_ = State::draining;  // the total is reached: nothing more to send
+            retire_ = true;            // and no new connection after this one
             if (claimed == 0) {
                 close_if_drained();
                 return;
@@ -126,7 +137,7 @@ void Client::send_ready() {
         if (verify) {
             context_.pattern->fill(id_, s, {slot(s), size_});
         }
-        latency_base_ns_[s % pipeline_] = open_loop ? context_.scheduled_ns(index_, s) : now;
+        latency_base_ns_[s % pipeline_] = open_loop ? context_.scheduled_ns(index_, place_sent_ + s) : now;
     }
     // At most K messages are unwritten, so at most K requests are in use.
     WriteRequest& request = writes_[writes_started_ % pipeline_];
@@ -170,8 +181,29 @@ void Client::handle_write_done(const WriteRequest& request, int status) {
     written_seq_ = request.end_seq;
     if (state_ == State::open) {
         send_ready();
+        finish_if_done();
     } else {
         close_if_drained();
+    }
+}
+
+void Client::finish_if_done() {
+    // The write must be done too, as in close_if_drained.
+    if (state_ != State::open || checker_.sequence() < per_connection_ || written_seq_ != sent_seq_) {
+        return;
+    }
+    if (int err = uv_shutdown(&shutdown_req_, stream(), after_shutdown); err != 0) {
+        fail_broken("shutdown", err);
+        return;
+    }
+    state_ = State::finishing;
+    last_progress_ns_ = uv_hrtime();  // the server's FIN is due within --timeout
+}
+
+void Client::after_shutdown(uv_shutdown_t* req, int status) {
+    Client* self = common::owner_of<Client>(req);
+    if (status != 0 && status != UV_ECANCELED && self->state_ == State::finishing) {
+        self->fail_broken("shutdown", status);
     }
 }
 
@@ -188,6 +220,11 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
         return;  // EAGAIN, or a read already queued when we closed
     }
     if (nread < 0) {
+        if (nread == UV_EOF && state_ == State::finishing) {
+            replace_on_close_ = true;  // a clean end: the next connection takes the place
+            close();
+            return;
+        }
         if (nread == UV_EOF && state_ == State::draining && in_flight() == 0) {
             close();
             return;
@@ -225,12 +262,14 @@ void Client::handle_read(ssize_t nread, const uv_buf_t* buf) {
     }
     if (state_ == State::open) {
         send_ready();
+        finish_if_done();
     } else {
         close_if_drained();
     }
 }
 
 void Client::drain() {
+    retire_ = true;
     switch (state_) {
         case State::idle:
         case State::connecting:
@@ -259,7 +298,11 @@ void Client::check_timeout(std::uint64_t now_ns) {
     // than the times they recorded.
     auto older_than_limit = [&](std::uint64_t since) { return now_ns > since && now_ns - since > limit; };
     if (state_ == State::connecting && older_than_limit(connect_started_ns_)) {
-        context_.counters->count_connect_failed("connect: timed out");
+        context_.counters->count_connect_failed("connect: timed out", generation_ > 0);
+        close();
+    } else if (state_ == State::finishing && older_than_limit(last_progress_ns_)) {
+        context_.counters->count_timeout(
+            fmt::format("connection {}: no FIN from the server {:g} s after ours", id_, context_.config->timeout_s));
         close();
     } else if ((state_ == State::open || state_ == State::draining) && in_flight() > 0 &&
                older_than_limit(last_progress_ns_)) {
@@ -278,7 +321,7 @@ void Client::close() {
     if (state_ == State::closing || state_ == State::closed) {
         return;
     }
-    bool was_open = state_ == State::open || state_ == State::draining;
+    bool was_open = state_ == State::open || state_ == State::draining || state_ == State::finishing;
     state_ = State::closing;
     context_.counters->count_closed(was_open);
     uv_close(common::as_handle(socket_), on_close);
@@ -287,7 +330,34 @@ void Client::close() {
 void Client::on_close(uv_handle_t* handle) {
     Client* self = common::owner_of<Client>(handle);
     self->state_ = State::closed;
+    if (self->replace_on_close_ && !self->retire_) {
+        self->reconnect();
+        return;
+    }
+    if (self->live_) {
+        self->live_ = false;
+        self->context_.counters->count_place_ended();
+    }
     self->context_.client_closed(self->context_.owner);
+}
+
+void Client::reconnect() {
+    // A run-unique id: first ids are 0 .. -c - 1, so first_id_ + k * -c
+    // never meets another place's.
+    ++generation_;
+    id_ = first_id_ + generation_ * context_.config->connections;
+    checker_.restart(id_);
+    place_sent_ += sent_seq_;
+    sent_seq_ = 0;
+    written_seq_ = 0;
+    writes_started_ = 0;
+    first_counted_seq_ = context_.config->messages > 0 ? UINT64_MAX : 0;
+    replace_on_close_ = false;
+    state_ = State::idle;
+    // libuv is done with the handle: its memory may hold a new one.
+    common::init_stream_socket(context_.loop, socket_, context_.local);
+    common::as_handle(socket_)->data = this;
+    connect(address_);
 }
 
 }  // namespace echobench

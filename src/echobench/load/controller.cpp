@@ -130,6 +130,8 @@ int Controller::run(BenchResult& result) {
         result.messages += w->counters().measured();
         result.established += w->counters().established();
         *result.sent_bytes += w->counters().sent_bytes();
+        result.connects += w->counters().connects();
+        result.connect_latency.merge(w->counters().connect_latency());
     }
     if (window_start_ns_ != UINT64_MAX && window_end_ns_ != UINT64_MAX && window_end_ns_ > window_start_ns_) {
         result.duration_s = static_cast<double>(window_end_ns_ - window_start_ns_) / 1e9;
@@ -205,7 +207,7 @@ void Controller::handle_tick() {
                 phase_ = Phase::measuring;  // only the progress line cares
             }
             // Every connection broke (nothing more to measure), or -n is reached.
-            if (sum([](const Worker& w) { return w.counters().open_clients(); }) == 0 ||
+            if (sum([](const Worker& w) { return w.counters().live_places(); }) == 0 ||
                 (config_.messages > 0 && now >= window_start_ns_ &&
                  sum([](const Worker& w) { return w.counters().measured(); }) >= config_.messages)) {
                 end_window(now);
@@ -302,6 +304,7 @@ int run_load(const BenchConfig& config, BenchResult& result) {
     result.rate = config.rate;
     result.warmup_s = config.warmup_s;
     result.verify = config.verify;
+    result.messages_per_connection = config.messages_per_connection;
     Controller controller(config, control, workers);
     return controller.run(result);
 }

@@ -79,20 +79,30 @@ void LoadCounters::count_echo(EchoTime when, std::uint64_t latency_ns) {
     }
 }
 
-void LoadCounters::count_connected() {
+void LoadCounters::count_connected(std::uint64_t now_ns, std::uint64_t latency_ns, bool replacement) {
     --connecting_;
-    established_.fetch_add(1, std::memory_order_relaxed);
-    settled_.fetch_add(1, std::memory_order_relaxed);
+    if (!replacement) {
+        established_.fetch_add(1, std::memory_order_relaxed);
+        settled_.fetch_add(1, std::memory_order_relaxed);
+        live_.fetch_add(1, std::memory_order_relaxed);
+    }
     open_.fetch_add(1, std::memory_order_relaxed);
+    if (now_ns >= control_.window_start_ns.load(std::memory_order_relaxed) &&
+        now_ns < control_.window_end_ns.load(std::memory_order_relaxed)) {
+        ++connects_;
+        connect_latency_.record(latency_ns);
+    }
 }
 
-void LoadCounters::count_connect_failed(const std::string& reason) {
+void LoadCounters::count_connect_failed(const std::string& reason, bool replacement) {
     --connecting_;
     ++errors_.connect;
     if (errors_.connect_reason.empty()) {
         errors_.connect_reason = reason;
     }
-    settled_.fetch_add(1, std::memory_order_relaxed);
+    if (!replacement) {
+        settled_.fetch_add(1, std::memory_order_relaxed);
+    }
 }
 
 void LoadCounters::count_broken(const std::string& reason) {

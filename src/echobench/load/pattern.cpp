@@ -92,6 +92,13 @@ bool Pattern::matches(std::uint64_t connection, std::uint64_t sequence, std::siz
 StreamChecker::StreamChecker(const Pattern& pattern, std::uint64_t connection, bool verify)
     : pattern_(pattern), connection_(connection), verify_(verify) {}
 
+void StreamChecker::restart(std::uint64_t connection) {
+    connection_ = connection;
+    sequence_ = 0;
+    offset_ = 0;
+    bad_ = false;
+}
+
 StreamChecker::Step StreamChecker::feed(std::span<const std::byte> data) {
     Step step;
     step.consumed = std::min(data.size(), pattern_.message_size() - offset_);

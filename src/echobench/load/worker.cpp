@@ -183,7 +183,6 @@ void Worker::handle_tick() {
         auto allowed = static_cast<std::uint64_t>(static_cast<double>(now - start_ns_) * per_ns) + 1;
         while (next_connect_ < clients_.size() && next_connect_ < allowed &&
                counters_.connecting() < max_pending_connects) {
-            counters_.count_connect_started();
             clients_[next_connect_++]->connect(reinterpret_cast<const sockaddr*>(&target_));
         }
     }

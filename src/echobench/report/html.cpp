@@ -37,13 +37,18 @@ constexpr PercentileMark spectrum_marks[] = {
 
 // Runs that share a load share a section's axes.
 bool same_load(const BenchResult& a, const BenchResult& b) {
-    return a.connections == b.connections && a.size == b.size && a.pipeline == b.pipeline && a.rate == b.rate;
+    return a.connections == b.connections && a.size == b.size && a.pipeline == b.pipeline && a.rate == b.rate &&
+           a.messages_per_connection == b.messages_per_connection;
 }
 
 std::string load_title(const BenchResult& r) {
-    return fmt::format("{} connection{} × {} messages × pipeline {}, {}", r.connections, r.connections == 1 ? "" : "s",
-                       common::format_size(r.size), r.pipeline,
-                       r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"));
+    return fmt::format("{} connection{} × {} messages × pipeline {}, {}{}", r.connections,
+                       r.connections == 1 ? "" : "s", common::format_size(r.size), r.pipeline,
+                       r.rate > 0 ? fmt::format("open loop at {:.0f} msgs/s", r.rate) : std::string("closed loop"),
+                       r.messages_per_connection > 0
+                           ? fmt::format(", a new connection every {} message{}", r.messages_per_connection,
+                                         r.messages_per_connection == 1 ? "" : "s")
+                           : std::string());
 }
 
 // 1234567.8 -> "1,234,568": rates for people.
@@ -97,7 +102,11 @@ private:
     std::string throughput_chart() const;
     std::string p99_chart() const;
     std::string connections_chart() const;
-    std::string spectrum_chart() const;
+    // Latency by percentile, of the histogram `of` picks from each run.
+    std::string spectrum_chart(const Histogram& (*of)(const BenchResult&), std::string_view title,
+                               std::string_view kind) const;
+    bool any_connects() const;
+    std::string connects_table() const;
     std::string parameters_table() const;
     std::string results_table() const;
 
@@ -265,12 +274,13 @@ std::string Section::connections_chart() const {
     return chart.render();
 }
 
-std::string Section::spectrum_chart() const {
+std::string Section::spectrum_chart(const Histogram& (*of)(const BenchResult&), std::string_view title,
+                                    std::string_view kind) const {
     std::uint64_t most = 0;
     double low = std::numeric_limits<double>::infinity();
     double high = 0;
     for (std::size_t i : members_) {
-        const Histogram& h = result(i).latency;
+        const Histogram& h = of(result(i));
         if (h.count() > 0) {
             most = std::max(most, h.count());
             // A 0 ns echo cannot sit on a log axis; 1 ns is as good.
@@ -285,8 +295,8 @@ std::string Section::spectrum_chart() const {
     double x_hi = std::max(100.0, std::pow(10.0, std::ceil(std::log10(static_cast<double>(most)))));
     auto [y_lo, y_hi] = svg::log_domain(low, high);
     Chart chart(chart_width, chart_height * 1.3);
-    chart.set_title("Latency by percentile");
-    chart.set_id(chart_id("spectrum"));
+    chart.set_title(std::string(title));
+    chart.set_id(chart_id(kind));
     chart.set_x(Chart::Scale::log, 1, x_hi, "percentile (log scale of 1 / (1 − percentile))",
                 svg::format_percentile_axis);
     chart.set_y(Chart::Scale::log, y_lo, y_hi, "latency", svg::format_latency_us);
@@ -297,14 +307,14 @@ std::string Section::spectrum_chart() const {
         }
     }
     for (std::size_t i : members_) {
-        const Histogram& h = result(i).latency;
+        const Histogram& h = of(result(i));
         if (h.count() == 0) {
             continue;
         }
         // 20 points a decade, up to the last percentile the count can tell
         // apart (1 / (1 - p) = count); the max ends the line there.
         const auto count = static_cast<double>(h.count());
-        svg::Series curve{runs_[i].label, color_of(i), {}, false, "spectrum"};
+        svg::Series curve{runs_[i].label, color_of(i), {}, false, std::string(kind)};
         double x = 1;
         for (int k = 1; x <= count; ++k) {
             double q = 100.0 * (1.0 - 1.0 / x);
@@ -318,8 +328,11 @@ std::string Section::spectrum_chart() const {
         }
         chart.add_series(std::move(curve));
 
-        svg::Series marks{
-            runs_[i].label + ": p50, p90, p99, p99.9, p99.99, max", color_of(i), {}, true, "spectrum-marks"};
+        svg::Series marks{runs_[i].label + ": p50, p90, p99, p99.9, p99.99, max",
+                          color_of(i),
+                          {},
+                          true,
+                          std::string(kind) + "-marks"};
         marks.line = false;
         for (const PercentileMark& m : spectrum_marks) {
             double mx = 1.0 / (1.0 - m.q / 100.0);
@@ -331,6 +344,32 @@ std::string Section::spectrum_chart() const {
         chart.add_series(std::move(marks));
     }
     return chart.render();
+}
+
+bool Section::any_connects() const {
+    return std::any_of(members_.begin(), members_.end(),
+                       [this](std::size_t i) { return result(i).connect_latency.count() > 0; });
+}
+
+std::string Section::connects_table() const {
+    std::string out =
+        "<table class=\"connects\">\n<caption>New connections (measured window)</caption>\n"
+        "<tr><th>run</th><th>messages per connection</th><th>connects</th><th>connects/s</th><th>p50</th>"
+        "<th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n";
+    for (std::size_t i : members_) {
+        const BenchResult& r = result(i);
+        const Histogram& h = r.connect_latency;
+        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+        out += fmt::format(
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td></tr>\n",
+            swatch(i), escape(runs_[i].label),
+            r.messages_per_connection == 0 ? std::string("kept")
+                                           : thousands(static_cast<double>(r.messages_per_connection)),
+            thousands(static_cast<double>(r.connects)), thousands(r.connects_per_sec()), latency(50), latency(90),
+            latency(99), latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()));
+    }
+    return out + "</table>\n";
 }
 
 std::string Section::parameters_table() const {
@@ -387,11 +426,24 @@ std::string Section::render() const {
         out += R"(<p class="note">No per-second timeline in these runs (written by an echobench without one).</p>)"
                "\n";
     }
-    out += "<figure>" + spectrum_chart() + "</figure>\n";
+    out += "<figure>" +
+           spectrum_chart([](const BenchResult& r) -> const Histogram& { return r.latency; }, "Latency by percentile",
+                          "spectrum") +
+           "</figure>\n";
     out += R"(<p class="note">Dots on each line: p50, p90, p99, p99.9, p99.99 and max. )"
            "The right end of a line is the highest percentile its number of messages can tell apart.</p>\n";
+    if (any_connects()) {
+        // Churn: how long connecting took, for the connections opened in the window.
+        out += "<figure>" +
+               spectrum_chart([](const BenchResult& r) -> const Histogram& { return r.connect_latency; },
+                              "Connect latency by percentile (connect call to established)", "connect-spectrum") +
+               "</figure>\n";
+    }
     out += parameters_table();
     out += results_table();
+    if (any_connects()) {
+        out += connects_table();
+    }
     return out + "</section>\n";
 }
 
@@ -444,7 +496,83 @@ td.warn { background: #fff3cd; font-weight: 600; }
 .alert.bad { background: #b00020; color: #fff; font-size: 16px; border: 3px solid #6d0014; }
 .alert.warn { background: #fff3cd; border: 1px solid #e0b000; }
 footer { color: #777; font-size: 12px; margin-top: 32px; }
+polyline.slo { stroke-dasharray: 6 4; }
+table.steps td:last-child { text-align: left; white-space: normal; }
 )";
+
+// The page's head, its <h1>, and the line under it.
+std::string page_start(std::string_view title, std::string_view sub) {
+    return fmt::format(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<title>{0}</title>\n<style>{1}</style>\n</head>\n<body>\n<h1>{0}</h1>\n<p class=\"sub\">{2}</p>\n",
+        escape(title), style, escape(sub));
+}
+
+constexpr const char* pass_color = "#2ca02c";
+constexpr const char* fail_color = "#d62728";
+
+// The SLO's percentile of a step, in microseconds; NaN (not drawn) when it
+// echoed nothing.
+double slo_latency_us(const FindRateResult& search, const FindRateStep& step) {
+    const Histogram& h = step.result.latency;
+    return h.count() == 0 ? nan : static_cast<double>(h.percentile(search.slo.quantile)) / 1000.0;
+}
+
+std::string find_rate_chart(const FindRateResult& search) {
+    const double bound = static_cast<double>(search.slo.us);
+    double x_top = 0;
+    double low = bound;
+    double high = bound;
+    for (const FindRateStep& step : search.steps) {
+        x_top = std::max(x_top, step.result.msgs_per_sec());
+        if (double us = slo_latency_us(search, step); std::isfinite(us)) {
+            low = std::min(low, std::max(us, 0.001));
+            high = std::max(high, us);
+        }
+    }
+    auto [x_lo, x_hi] = svg::nice_domain(0, x_top, 6);
+    auto [y_lo, y_hi] = svg::log_domain(low, high);
+    Chart chart(chart_width, chart_height * 1.3);
+    chart.set_title(fmt::format("{} latency against achieved rate, one point per step", search.slo.percentile));
+    chart.set_id("find-rate-1");
+    chart.set_x(Chart::Scale::linear, x_lo, x_hi, "achieved messages/s");
+    chart.set_y(Chart::Scale::log, y_lo, y_hi, search.slo.percentile + " latency", svg::format_latency_us);
+    chart.add_series({"SLO " + format_slo(search.slo), "#555555", {{x_lo, bound}, {x_hi, bound}}, false, "slo"});
+    svg::Series pass{"passing steps", pass_color, {}, true, "pass"};
+    svg::Series fail{"failing steps", fail_color, {}, true, "fail"};
+    pass.line = false;
+    fail.line = false;
+    fail.marker = svg::Series::Marker::cross;
+    pass.dot_radius = 4;
+    fail.dot_radius = 4;
+    for (const FindRateStep& step : search.steps) {
+        (step.pass ? pass : fail).points.push_back({step.result.msgs_per_sec(), slo_latency_us(search, step)});
+    }
+    chart.add_series(std::move(pass));
+    chart.add_series(std::move(fail));
+    return chart.render();
+}
+
+std::string find_rate_table(const FindRateResult& search) {
+    std::string out =
+        "<table class=\"steps\">\n<caption>Steps, in the order they ran</caption>\n"
+        "<tr><th>step</th><th>rate</th><th>achieved</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th>"
+        "<th>max</th><th>errors</th><th>result</th></tr>\n";
+    for (std::size_t i = 0; i < search.steps.size(); ++i) {
+        const FindRateStep& step = search.steps[i];
+        const Histogram& h = step.result.latency;
+        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+        std::string why = step_failure(search.slo, step.rate, step.result);
+        out += fmt::format(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+            "<td>{}</td><td class=\"{}\">{}</td></tr>\n",
+            i + 1, thousands(step.rate), thousands(step.result.msgs_per_sec()), latency(50), latency(90), latency(99),
+            latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()), step.result.errors.total(),
+            step.pass ? "pass" : "warn", step.pass ? std::string("pass") : escape("fail: " + why));
+    }
+    return out + "</table>\n";
+}
 
 }  // namespace
 
@@ -460,6 +588,54 @@ std::string report_label(const std::string& path) {
         name.resize(name.size() - 5);
     }
     return name;
+}
+
+std::string format_find_rate_report(const FindRateResult& search) {
+    const std::string slo = format_slo(search.slo);
+    std::string out = page_start(
+        "echobench --find-rate: " + search.target,
+        fmt::format("{} connection{} × {} messages × pipeline {} · SLO {} · max rate {} · {} step{} of {:.3g} s · "
+                    "started {} UTC",
+                    search.connections, search.connections == 1 ? "" : "s", common::format_size(search.size),
+                    search.pipeline, slo,
+                    search.max_rate ? thousands(*search.max_rate) + " msgs/s" : std::string("none"),
+                    search.steps.size(), search.steps.size() == 1 ? "" : "s", search.step_duration_s,
+                    search.started_at.empty() ? "?" : search.started_at));
+    std::vector<ReportRun> steps;
+    for (std::size_t i = 0; i < search.steps.size(); ++i) {
+        steps.push_back({fmt::format("step {} ({:.1f} msgs/s)", i + 1, search.steps[i].rate), search.steps[i].result});
+    }
+    out += alerts(steps);
+    out += "<section>\n<h2>The search</h2>\n";
+    out += fmt::format(
+        "<ul class=\"legend\"><li><span class=\"swatch\" style=\"background:{}\"></span>passing step (dot)</li>"
+        "<li><span class=\"swatch\" style=\"background:{}\"></span>failing step (cross)</li>"
+        "<li><span class=\"swatch\" style=\"background:#555555\"></span>SLO {} (dashed)</li></ul>\n",
+        pass_color, fail_color, escape(slo));
+    if (search.steps.empty()) {
+        out += "<p class=\"note\">No step ran.</p>\n";
+    } else {
+        out += "<figure>" + find_rate_chart(search) + "</figure>\n";
+    }
+    out += fmt::format(
+        "<p class=\"note\">Each step is an open-loop run of its own on fresh connections: {:.3g} s of warm-up, then "
+        "{:.3g} s measured. It passes when its {} is at or under the SLO, it achieved at least 99% of its rate, "
+        "and nothing failed. Search ended: {}.</p>\n",
+        search.warmup_s, search.step_duration_s, escape(search.slo.percentile), escape(search.stop));
+    out += find_rate_table(search);
+    out += "</section>\n";
+    // The highest passing step, drawn like a run of its own.
+    for (std::size_t i = steps.size(); i-- > 0;) {
+        if (search.steps[i].pass && search.max_rate && search.steps[i].rate == *search.max_rate) {
+            out += fmt::format("<h2>The highest passing step: {}</h2>\n", escape(steps[i].label));
+            out += Section(std::span<const ReportRun>(&steps[i], 1), {0}, 1).render();
+            break;
+        }
+    }
+    out +=
+        "<footer>Written by echobench --find-rate --report. Latencies are from each step's measured window "
+        "only.</footer>\n</body>\n</html>\n";
+    return out;
 }
 
 std::string format_html_report(std::span<const ReportRun> runs) {

@@ -488,8 +488,14 @@ std::string Chart::render() const {
                 continue;
             }
             stretch.emplace_back(x, y);
-            if (series.dots) {
-                append(dots, R"(<circle cx="{}" cy="{}" r="2.5" fill="{}"/>)", px(x), px(y), escape(series.color));
+            const double r = series.dot_radius;
+            if (series.dots && series.marker == Series::Marker::cross) {
+                append(dots, R"(<path d="M{},{}L{},{}M{},{}L{},{}" stroke="{}" stroke-width="1.8" fill="none"/>)",
+                       px(x - r), px(y - r), px(x + r), px(y + r), px(x - r), px(y + r), px(x + r), px(y - r),
+                       escape(series.color));
+            } else if (series.dots) {
+                append(dots, R"(<circle cx="{}" cy="{}" r="{}" fill="{}"/>)", px(x), px(y), px(r),
+                       escape(series.color));
             }
         }
         draw_stretch();

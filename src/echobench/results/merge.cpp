@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 namespace echobench {
@@ -131,7 +132,8 @@ std::string format_histogram_document(const BenchResult& result) {
     std::string report = format_json(result);
     // format_json ends with "}\n": the histogram goes in before the brace.
     report.resize(report.size() - 2);
-    return report + R"(, "histogram": )" + result.latency.to_json() + "}\n";
+    return report + R"(, "histogram": )" + result.latency.to_json() + R"(, "connect_histogram": )" +
+           result.connect_latency.to_json() + "}\n";
 }
 
 std::string parse_histogram_document(std::string_view text, BenchResult& result) {
@@ -226,6 +228,22 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
             }
         }
     }
+    // Churn, since --messages-per-connection; older files have none (no
+    // connects, connections kept).
+    std::optional<double> connect_rate;
+    const json* connect_histogram = find(doc, "connect_histogram");
+    if (const json* connects = find(doc, "connects"); connects != nullptr || connect_histogram != nullptr) {
+        f.uint("connects", r.connects);
+        double cps = 0;
+        f.number("connects_per_sec", cps);
+        connect_rate = cps;
+        if (connect_histogram == nullptr) {
+            f.fail("\"connects\" without \"connect_histogram\"");
+        }
+    }
+    if (find(doc, "messages_per_connection") != nullptr) {
+        f.uint("messages_per_connection", r.messages_per_connection);
+    }
     if (const json* timeline = find(doc, "timeline"); timeline != nullptr && f.error.empty()) {
         f.fail(parse_timeline(*timeline, r.timeline));
     }
@@ -244,7 +262,17 @@ std::string parse_histogram_document(std::string_view text, BenchResult& result)
     if (r.latency.count() != r.messages) {
         return fmt::format("the histogram holds {} values but \"messages\" is {}", r.latency.count(), r.messages);
     }
+    if (connect_histogram != nullptr) {
+        if (std::string error = Histogram::from_json(*connect_histogram, r.connect_latency); !error.empty()) {
+            return "connect_histogram: " + error;
+        }
+        if (r.connect_latency.count() != r.connects) {
+            return fmt::format("the connect histogram holds {} values but \"connects\" is {}",
+                               r.connect_latency.count(), r.connects);
+        }
+    }
     r.summed_msgs_per_sec = rate;
+    r.summed_connects_per_sec = connect_rate;
     result = std::move(r);
     return {};
 }
@@ -260,6 +288,7 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
     m.verify = true;
     m.sent_bytes = 0;
     double rate_sum = 0;
+    double connect_rate_sum = 0;
     std::vector<std::string> targets;
     std::vector<std::string> versions;
     std::vector<std::vector<TimelineSample>> timelines;
@@ -277,7 +306,8 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
         }
         auto overflows = [](auto total, auto add) { return add > std::numeric_limits<decltype(total)>::max() - total; };
         if (overflows(m.connections, r.connections) || overflows(m.established, r.established) ||
-            overflows(m.threads, r.threads) || overflows(m.runs, r.runs) || overflows(m.messages, r.messages)) {
+            overflows(m.threads, r.threads) || overflows(m.runs, r.runs) || overflows(m.messages, r.messages) ||
+            overflows(m.connects, r.connects)) {
             return fmt::format("{}: the totals overflow", name);
         }
         m.connections += r.connections;
@@ -290,6 +320,10 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
         } else {
             m.sent_bytes.reset();  // unknown for one run, or past 2^64: unknown for the merge
         }
+        m.connects += r.connects;
+        m.connect_latency.merge(r.connect_latency);
+        connect_rate_sum += r.connects_per_sec();
+        m.messages_per_connection = std::max(m.messages_per_connection, r.messages_per_connection);
         m.pipeline = std::max(m.pipeline, r.pipeline);
         m.duration_s = std::max(m.duration_s, r.duration_s);
         m.warmup_s = std::max(m.warmup_s, r.warmup_s);
@@ -314,6 +348,7 @@ std::string merge_runs(std::span<const BenchResult> runs, std::span<const std::s
         }
     }
     m.summed_msgs_per_sec = rate_sum;
+    m.summed_connects_per_sec = connect_rate_sum;
     for (const std::string& t : targets) {
         m.target += m.target.empty() ? t : ", " + t;
     }

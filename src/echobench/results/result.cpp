@@ -18,6 +18,27 @@ std::string json_us(const BenchResult& r, std::uint64_t ns) {
     return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0);
 }
 
+// {"min": ..., "max": ...} in microseconds, or null when h is empty.
+std::string json_latency_object(const Histogram& h) {
+    if (h.count() == 0) {
+        return "null";
+    }
+    auto us = [](std::uint64_t ns) { return fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0); };
+    return fmt::format(R"({{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}})", us(h.min()),
+                       us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+                       us(h.max()));
+}
+
+// "min 9.1us  p50 ...  max 1.2ms", or "none measured".
+std::string table_latency(const Histogram& h) {
+    if (h.count() == 0) {
+        return "none measured";
+    }
+    return fmt::format("min {}  p50 {}  p90 {}  p99 {}  p99.9 {}  max {}", format_latency(h.min()),
+                       format_latency(h.percentile(50)), format_latency(h.percentile(90)),
+                       format_latency(h.percentile(99)), format_latency(h.percentile(99.9)), format_latency(h.max()));
+}
+
 // JSON has no NaN or infinity; a zero-length window gives 0, not either.
 double finite(double x) {
     return std::isfinite(x) ? x : 0.0;
@@ -68,6 +89,13 @@ double BenchResult::msgs_per_sec() const {
     return duration_s > 0 ? static_cast<double>(messages) / duration_s : 0.0;
 }
 
+double BenchResult::connects_per_sec() const {
+    if (summed_connects_per_sec) {
+        return *summed_connects_per_sec;
+    }
+    return duration_s > 0 ? static_cast<double>(connects) / duration_s : 0.0;
+}
+
 std::string format_latency(std::uint64_t ns) {
     double us = static_cast<double>(ns) / 1000.0;
     if (us < 1000) {
@@ -77,6 +105,14 @@ std::string format_latency(std::uint64_t ns) {
         return fmt::format("{:.2f}ms", us / 1000);
     }
     return fmt::format("{:.2f}s", us / 1e6);
+}
+
+// "connects": ..., "connects_per_sec": ..., "connect_latency_us": ...,
+// "messages_per_connection": ...: format_json's members for churn.
+std::string json_churn(const BenchResult& r) {
+    return fmt::format(
+        R"("connects": {}, "connects_per_sec": {:.1f}, "connect_latency_us": {}, "messages_per_connection": {})",
+        r.connects, finite(r.connects_per_sec()), json_latency_object(r.connect_latency), r.messages_per_connection);
 }
 
 std::string format_json(const BenchResult& r) {
@@ -99,6 +135,7 @@ std::string format_json(const BenchResult& r) {
         R"("threads": {}, "established": {}, "sent_bytes": {}, "verify": {}, "warmup_s": {:.3f}, "rate": {}, )"
         R"("target": {}, "interrupted": {}, "runs": {}, "version": {}, "started_at": {}, )"
         R"("phases": {{"warmup_start_s": {:.3f}, "window_start_s": {:.3f}, "window_end_s": {:.3f}}}, )"
+        R"({}, )"
         R"("timeline": [{}]}})"
         "\n",
         r.connections, r.size, r.pipeline, finite(r.duration_s), r.messages, finite(r.msgs_per_sec()),
@@ -107,7 +144,7 @@ std::string format_json(const BenchResult& r) {
         r.errors.broken, r.errors.mismatch, r.errors.timeout, r.threads, r.established,
         r.sent_bytes ? fmt::to_string(*r.sent_bytes) : "null", r.verify, r.warmup_s, rate, json_string(r.target),
         r.interrupted, r.runs, json_string(r.version), json_string(r.started_at), finite(r.warmup_start_s),
-        finite(r.window_start_s), finite(r.window_end_s), timeline);
+        finite(r.window_start_s), finite(r.window_end_s), json_churn(r), timeline);
 }
 
 std::string format_table(const BenchResult& r) {
@@ -138,6 +175,13 @@ std::string format_table(const BenchResult& r) {
                         format_latency(h.percentile(50)), format_latency(h.percentile(90)),
                         format_latency(h.percentile(99)), format_latency(h.percentile(99.9)), format_latency(h.max()));
     }
+    if (r.messages_per_connection > 0 || r.connects > 0) {
+        out += fmt::format("  connects   {}  {:.1f} connects/s{}\n", r.connects, r.connects_per_sec(),
+                           r.messages_per_connection > 0
+                               ? fmt::format(", {} message(s) per connection", r.messages_per_connection)
+                               : std::string());
+        out += fmt::format("  connect    {}\n", table_latency(r.connect_latency));
+    }
     out += fmt::format("  errors     connect {}  broken {}  mismatch {}  timeout {}\n", r.errors.connect,
                        r.errors.broken, r.errors.mismatch, r.errors.timeout);
     return out;
@@ -163,6 +207,19 @@ std::vector<FailureLine> failure_lines(const BenchResult& r) {
         out.push_back({false, "nothing was echoed during the measured window"});
     }
     return out;
+}
+
+std::string json_latency_us(const Histogram& h) {
+    auto us = [&h](std::uint64_t ns) {
+        return h.count() == 0 ? std::string("null") : fmt::format("{:.1f}", static_cast<double>(ns) / 1000.0);
+    };
+    return fmt::format(R"({{"min": {}, "p50": {}, "p90": {}, "p99": {}, "p999": {}, "max": {}}})", us(h.min()),
+                       us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+                       us(h.max()));
+}
+
+std::string json_quoted(std::string_view text) {
+    return json_string(text);
 }
 
 std::string failure_summary(const BenchResult& r) {

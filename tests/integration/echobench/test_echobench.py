@@ -557,7 +557,7 @@ class Merge(unittest.TestCase):
             self.assertIn(b"msgs/s", r.stdout)
         a, b = self.load("a.json"), self.load("b.json")
         # The file holds the same report --json printed, plus the histogram.
-        self.assertEqual({k: v for k, v in a.items() if k != "histogram"}, doc_a)
+        self.assertEqual({k: v for k, v in a.items() if k not in ("histogram", "connect_histogram")}, doc_a)
         self.assertEqual(sorted(os.listdir(self.dir)), ["a.json", "b.json"])  # no temporaries left
         return a, b
 
@@ -881,6 +881,411 @@ class Report(unittest.TestCase):
         self.assertIn("nothing was echoed during the measured window", text)
         self.assertNotIn("spectrum", svgs)
         self.assertIn("No latency spectrum: nothing was echoed", text)
+
+class RecordingEchoServer(FakeEchoServer):
+    """An echo server that records how each connection ended: "eof" (the
+    client's FIN came, then it closes its side) or "reset"."""
+
+    def __init__(self):
+        self.ends = []
+        self.lock = threading.Lock()
+        super().__init__(lambda data, seen: data)
+
+    def _serve(self, conn):
+        end = "eof"
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+        except ConnectionResetError:
+            end = "reset"
+        except OSError as e:
+            end = f"error {e}"
+        finally:
+            conn.close()
+            with self.lock:
+                self.ends.append(end)
+
+
+class AcceptLimitServer(FakeEchoServer):
+    """An echo server that accepts `limit` connections, then stops listening:
+    every later connect is refused."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        super().__init__(lambda data, seen: data)
+
+    def _accept(self):
+        for _ in range(self.limit):
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            if len(self.conns) == self.limit:
+                self.listener.close()  # before any echo: no later connect can reach the queue
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+
+class NoFinServer(FakeEchoServer):
+    """An echo server that, after the client's FIN, keeps its side open
+    until the test ends: it never sends its own FIN."""
+
+    def __init__(self):
+        self.done = threading.Event()
+        super().__init__(lambda data, seen: data)
+
+    def _serve(self, conn):
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                conn.sendall(data)
+            self.done.wait(10)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def __exit__(self, *exc):
+        self.done.set()
+        return super().__exit__(*exc)
+
+
+class ReplayPreviousConnection:
+    """A transform for FakeEchoServer that answers each connection with the
+    bytes the previous connection sent (its own when it is the first): an
+    echo on the wrong connection. Each connection is served on a thread of
+    its own, so per-connection state is thread-local."""
+
+    def __init__(self):
+        self.last = b""
+        self.local = threading.local()
+
+    def __call__(self, data, seen):
+        if seen == 0:
+            self.local.replay = self.last
+            self.local.mine = bytearray()
+        self.local.mine += data
+        self.last = bytes(self.local.mine)
+        replay = self.local.replay
+        return replay[seen:seen + len(data)] if len(replay) >= seen + len(data) else data
+
+
+class Churn(unittest.TestCase):
+    """--messages-per-connection: each connection closes after N echoes
+    (FIN first) and a new one takes its place; connects and their latency."""
+
+    def assertChurnCounts(self, doc, total, per_connection, connections):
+        self.assertEqual(doc["messages"], total)
+        self.assertEqual(doc["messages_per_connection"], per_connection)
+        self.assertEqual(doc["established"], connections)
+        # Each connection opened in the window carries N measured messages,
+        # but for the last of each place (the total ran out: fewer, or none);
+        # the connections open when the window opened carried up to N each.
+        self.assertGreaterEqual(doc["connects"], total // per_connection - connections, doc)
+        self.assertLessEqual(doc["connects"], total // per_connection + connections, doc)
+        # duration_s is rounded to the millisecond in the JSON.
+        d = doc["duration_s"]
+        self.assertGreaterEqual(doc["connects_per_sec"], doc["connects"] / (d + 0.0005) - 0.05, doc)
+        self.assertLessEqual(doc["connects_per_sec"], doc["connects"] / max(d - 0.0005, 1e-9) + 0.05, doc)
+        lat = doc["connect_latency_us"]
+        self.assertEqual(list(lat), LATENCY_FIELDS)
+        self.assertTrue(0 < lat["min"] <= lat["p50"] <= lat["p99"] <= lat["max"], lat)
+
+    def test_messages_is_exact_and_connects_follow(self):
+        variants = [[], ["-P", 4], ["--threads", 2], ["-r", 3000], ["-r", 3000, "-P", 2]]
+        with Echod(ECHOD, "-q") as server:
+            for extra in variants:
+                for warmup in (0.2, 0):
+                    with self.subTest(extra=extra, warmup=warmup):
+                        r, doc = bench_json("-p", server.port, "-n", 900, "-c", 6, "--warmup", warmup,
+                                            "--messages-per-connection", 3, *extra, timeout=30)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+                        self.assertEqual(doc["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+                        self.assertChurnCounts(doc, 900, 3, 6)
+            # One message per connection, the cell of tools/bench.
+            r, doc = bench_json("-p", server.port, "-n", 500, "-c", 5, "--warmup", 0.1,
+                                "--messages-per-connection", 1, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertChurnCounts(doc, 500, 1, 5)
+
+    def test_duration_run_and_the_table(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 4, "-d", 0.5, "--warmup", 0.1,
+                                "--messages-per-connection", 2)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreater(doc["connects"], 0)
+            # Closed loop, two messages each: about one connect per two messages.
+            self.assertLessEqual(doc["connects"], doc["messages"] // 2 + 4)
+            self.assertGreaterEqual(doc["connects"], doc["messages"] // 2 - 4)
+            r = run_echobench("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0,
+                              "--messages-per-connection", 5)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = r.stdout.decode()
+            self.assertRegex(out, r"connects   \d+  [0-9.]+ connects/s, 5 message\(s\) per connection")
+            self.assertRegex(out, r"connect    min [0-9.]+(us|ms)  p50 ")
+
+    def test_connections_kept_have_no_connects(self):
+        with Echod(ECHOD, "-q") as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.3, "--warmup", 0.1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual((doc["connects"], doc["connects_per_sec"], doc["connect_latency_us"]), (0, 0.0, None))
+        self.assertEqual(doc["messages_per_connection"], 0)
+
+    def test_fin_first_the_server_sees_eof(self):
+        with RecordingEchoServer() as server:
+            r, doc = bench_json("-p", server.port, "-c", 4, "-n", 400, "--warmup", 0,
+                                "--messages-per-connection", 2)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertChurnCounts(doc, 400, 2, 4)
+            # Every connection, the last ones closed by the end of the run
+            # included, ended with the client's FIN, never a reset.
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with server.lock:
+                    if len(server.ends) >= len(server.conns):
+                        break
+                time.sleep(0.01)
+            with server.lock:
+                ends = list(server.ends)
+            self.assertEqual(len(ends), len(server.conns))
+            self.assertGreaterEqual(len(ends), doc["connects"] + 4)
+            self.assertEqual(set(ends), {"eof"})
+            # TIME_WAIT is echobench's: none on the server's port.
+            ss = subprocess.run(["ss", "-Htan", "state", "time-wait"], capture_output=True, timeout=10)
+            if ss.returncode == 0:
+                # Recv-Q, Send-Q, local address, peer address.
+                pairs = [line.split()[2:4] for line in ss.stdout.decode().splitlines()]
+                ours = f"127.0.0.1:{server.port}"
+                server_side = [p for p in pairs if p[0] == ours]
+                client_side = [p for p in pairs if p[1] == ours]
+                self.assertEqual(server_side, [])
+                self.assertGreaterEqual(len(client_side), doc["connects"])
+
+    def test_a_byte_from_another_connection_is_a_mismatch(self):
+        # Each new connection gets a run-unique id: the previous
+        # connection's message 0, echoed on the next one, is caught.
+        with FakeEchoServer(ReplayPreviousConnection()) as server:
+            r, doc = bench_json("-p", server.port, "-c", 1, "-n", 20, "--warmup", 0,
+                                "--messages-per-connection", 1, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreaterEqual(doc["errors"]["mismatch"], 19)
+        self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_a_wrong_byte_is_caught_with_churn(self):
+        with FakeEchoServer(flip_byte_now_and_then) as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 0.5, "--warmup", 0.1,
+                                "--messages-per-connection", 20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertGreater(doc["errors"]["mismatch"], 0)
+        self.assertGreater(doc["connects"], 0)
+        self.assertIn(b"echoed wrong", r.stderr)
+
+    def test_no_fin_from_the_server_is_a_timeout(self):
+        with NoFinServer() as server:
+            r, doc = bench_json("-p", server.port, "-c", 2, "-d", 30, "--warmup", 0, "--timeout", 0.3,
+                                "--messages-per-connection", 2, timeout=20)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        # Each place's first connection waits for the FIN, times out, and
+        # is not replaced: the run ends with both places empty.
+        self.assertEqual(doc["errors"]["timeout"], 2, doc["errors"])
+        self.assertEqual(doc["connects"], 0)
+        self.assertIn(b"no FIN from the server 0.3 s after ours", r.stderr)
+
+    def test_refused_connections_are_connect_errors_and_end_the_run(self):
+        # Three connections are accepted, then the server stops listening:
+        # each place's next connection is refused, counted once, and the
+        # place stays empty; with every place empty the run ends (long
+        # before -d 60) and exits 1.
+        with AcceptLimitServer(3) as server:
+            start = time.monotonic()
+            r, doc = bench_json("-p", server.port, "-c", 3, "-d", 60, "--warmup", 0.1,
+                                "--messages-per-connection", 5, timeout=30)
+            elapsed = time.monotonic() - start
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(doc["established"], 3)
+        self.assertEqual(doc["errors"]["connect"], 3)
+        self.assertEqual(doc["errors"]["broken"] + doc["errors"]["mismatch"] + doc["errors"]["timeout"], 0)
+        self.assertEqual(doc["connects"], 0)
+        self.assertIn(b"connection refused", r.stderr)
+        self.assertLess(elapsed, 20)
+
+    def test_usage(self):
+        for args, reason in ((["--messages-per-connection", "x"], "'x' is not a whole number"),
+                             (["--messages-per-connection", "-2"], ""),
+                             (["--ping", "--messages-per-connection", "1"], "only applies to a load run")):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith("echobench: --messages-per-connection: " + reason), err)
+        r = run_echobench("--help", timeout=10)
+        self.assertIn(b"--messages-per-connection N", r.stdout)
+
+    # --report, --histogram-out and --merge of churn runs, checked as Report does.
+    path = Report.path
+    read_page = Report.read_page
+    series = Report.series
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-churn-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_report_and_merge_of_churn_runs(self):
+        with Echod(ECHOD, "-q") as server:
+            for name in ("a", "b"):
+                r, doc = bench_json("-p", server.port, "-c", 3, "-n", 600, "--warmup", 0.1,
+                                    "--messages-per-connection", 2, "--histogram-out", self.path(name + ".json"),
+                                    "--report", self.path(name + ".html"))
+                self.assertEqual(r.returncode, 0, r.stderr)
+        page, text, svgs = self.read_page("a.html")
+        self.assertEqual(set(svgs), {"throughput", "p99", "connections", "spectrum", "connect-spectrum"})
+        (chart,) = svgs["connect-spectrum"]
+        self.assertEqual(list(self.series(chart)), [f"127.0.0.1:{server.port}"])
+        self.assertIn("Connect latency by percentile", text)
+        self.assertIn("a new connection every 2 messages", text)
+        self.assertIn("New connections (measured window)", text)
+        a, b = (json.load(open(self.path(n + ".json"))) for n in ("a", "b"))
+        for doc in (a, b):
+            self.assertEqual(doc["connect_histogram"]["count"], doc["connects"])
+        r, m = bench_json("--merge", self.path("a.json"), self.path("b.json"), "--report", self.path("m.html"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(m["connects"], a["connects"] + b["connects"])
+        self.assertAlmostEqual(m["connects_per_sec"], a["connects_per_sec"] + b["connects_per_sec"], delta=0.2)
+        union = merged_buckets(a["connect_histogram"], b["connect_histogram"])
+        for key, q in (("p50", 50), ("p90", 90), ("p99", 99), ("p999", 99.9)):
+            self.assertEqual(m["connect_latency_us"][key], float(f"{percentile_ns(union, q) / 1000:.1f}"), key)
+        _, _, svgs = self.read_page("m.html")
+        self.assertIn("connect-spectrum", svgs)
+        # A file from before churn (no connect fields) still merges with a churn run.
+        old = {k: v for k, v in a.items() if k not in ("connects", "connects_per_sec", "connect_latency_us",
+                                                          "messages_per_connection", "connect_histogram")}
+        with open(self.path("old.json"), "w") as f:
+            json.dump(old, f)
+        r, m = bench_json("--merge", self.path("old.json"), self.path("b.json"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(m["connects"], b["connects"])
+
+
+
+class FindRate(unittest.TestCase):
+    """--find-rate against echod --fault delay=0.002: every echo takes 2 ms
+    or more, so an SLO under 2 ms fails from the first step whatever the
+    load, and one of 50 ms passes at low rates. Steps are short (0.5 s after
+    0.2 s of warm-up) and start low; the search ends by its 5% rule or its
+    step cap, and the subprocess has its own time bound besides."""
+
+    STEPS = ("--step-duration", 0.5, "--warmup", 0.2, "-c", 4, "-r", 500)
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-find-rate-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def test_an_slo_under_the_delay_finds_no_rate(self):
+        with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:
+            r, doc = bench_json("-p", server.port, "--find-rate", "--slo", "p99=1000", *self.STEPS, timeout=60)
+            table = run_echobench("-p", server.port, "--find-rate", "--slo", "p99=1000", *self.STEPS, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertEqual(list(doc)[:3], ["slo", "max_rate", "steps"])
+        self.assertEqual(doc["slo"], {"percentile": "p99", "us": 1000})
+        self.assertIsNone(doc["max_rate"])
+        self.assertEqual(doc["stop"], "first_failed")
+        (step,) = doc["steps"]  # the search never goes below its start
+        self.assertEqual(step["rate"], 500.0)
+        self.assertIs(step["pass"], False)
+        self.assertEqual(list(step["latency_us"]), LATENCY_FIELDS)
+        self.assertGreaterEqual(step["latency_us"]["p99"], 2000)  # the delay, at any load
+        self.assertEqual(step["errors"], {"connect": 0, "broken": 0, "mismatch": 0, "timeout": 0})
+        # The table: heading, one line per step, the summary.
+        self.assertEqual(table.returncode, 1, table.stderr)
+        lines = table.stdout.decode().splitlines()
+        self.assertTrue(lines[0].startswith(f"echobench 127.0.0.1:{server.port}: find-rate, SLO p99 <= 1.00ms"),
+                        lines)
+        steps = [line for line in lines if re.match(r"^\s+\d+\s", line)]
+        self.assertEqual(len(steps), 1, lines)
+        self.assertIn("FAIL (p99 ", steps[0])
+        self.assertIn("max rate   none: the first step, 500.0 msgs/s, did not pass (p99 ", lines[-1])
+
+    def test_a_generous_slo_passes_its_first_steps(self):
+        with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:
+            r, doc = bench_json("-p", server.port, "--find-rate", "--slo", "p99=50000", *self.STEPS,
+                                "--report", self.path("search.html"), timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        steps = doc["steps"]
+        rates = [s["rate"] for s in steps]
+        self.assertTrue(steps[0]["pass"], steps[0])
+        self.assertEqual(rates[0], 500.0)
+        self.assertLessEqual(len(steps), 30)
+        passing = [s["rate"] for s in steps if s["pass"]]
+        failing = [s["rate"] for s in steps if not s["pass"]]
+        self.assertEqual(doc["max_rate"], max(passing))
+        # Doubling while every step passes; after the first failure, each
+        # step lies between the highest passing and the lowest failing rate.
+        first_fail = next((i for i, s in enumerate(steps) if not s["pass"]), len(steps))
+        self.assertEqual(rates[:first_fail], [500.0 * 2 ** i for i in range(first_fail)])
+        for i in range(first_fail + 1, len(steps)):
+            below = [s["rate"] for s in steps[:i] if s["pass"]]
+            above = [s["rate"] for s in steps[:i] if not s["pass"]]
+            self.assertEqual(rates[i], (max(below) + min(above)) / 2, rates)
+        if doc["stop"] == "converged":
+            self.assertLessEqual(min(f for f in failing if f > doc["max_rate"]), doc["max_rate"] * 1.05)
+        else:
+            self.assertIn(doc["stop"], ("step_cap", "ceiling"))
+        for s in steps:
+            with self.subTest(step=s["rate"]):
+                ok = (s["latency_us"]["p99"] is not None and s["latency_us"]["p99"] <= 50000
+                      and s["achieved"] >= 0.99 * s["rate"] and not any(s["errors"].values()))
+                self.assertEqual(s["pass"], ok, s)
+                if s["latency_us"]["min"] is not None:
+                    self.assertGreaterEqual(s["latency_us"]["min"], 2000)
+        # The page: strict HTML, and the chart one point per step, passing
+        # steps as dots and failing ones as crosses, the SLO a line.
+        page, text, svgs = Report.read_page(self, "search.html")
+        (chart,) = svgs["find-rate"]
+        circles = list(chart.iter(SVG_NS + "circle"))
+        crosses = [p for p in chart.iter(SVG_NS + "path") if p.get("d", "").startswith("M")]
+        self.assertEqual((len(circles), len(crosses)), (len(passing), len(failing)))
+        slo = [line for line in chart.iter(SVG_NS + "polyline") if "slo" in line.get("class", "").split()]
+        self.assertEqual(len(slo), 1)
+        self.assertIn("p99 <= 50.00ms", text)
+        self.assertIn("Steps, in the order they ran", text)
+        # The highest passing step in full, as a run of its own.
+        self.assertIn("throughput", svgs)
+
+    def test_usage(self):
+        for args, option in (
+            (["--find-rate", "-n", "100"], "--messages"),
+            (["--find-rate", "--merge", "a.json"], "--merge"),
+            (["--find-rate", "--ping"], "--ping"),
+            (["--find-rate", "--slo", "p95=1000"], "--slo"),
+            (["--find-rate", "--slo", "p99=abc"], "--slo"),
+            (["--find-rate", "--step-duration", "0"], "--step-duration"),
+            (["--slo", "p99=1000"], "--slo"),
+            (["--step-duration", "1"], "--step-duration"),
+            (["--find-rate", "--histogram-out", "x.json"], "--histogram-out"),
+        ):
+            with self.subTest(args=args):
+                r = run_echobench(*args, timeout=10)
+                self.assertEqual(r.returncode, 2)
+                self.assertEqual(r.stdout, b"")
+                err = r.stderr.decode()
+                self.assertEqual(err.count("\n"), 1, err)
+                self.assertTrue(err.startswith(f"echobench: {option}"), err)
+                self.assertIn(HINT, err)
 
 
 def main():

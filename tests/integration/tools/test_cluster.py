@@ -40,7 +40,8 @@ def why_no_namespaces():
     r = subprocess.run([ip, "netns", "add", probe], capture_output=True, text=True, timeout=30)
     if r.returncode != 0:
         return f"ip netns add is impossible here: {r.stderr.strip()}"
-    r = subprocess.run([ip, "-n", probe, "link", "add", "name", "probe0", "type", "veth", "peer", "name", "probe1"],
+    r = subprocess.run(["nsenter", f"--net=/run/netns/{probe}", "--", ip, "link", "add", "name", "probe0",
+                        "type", "veth", "peer", "name", "probe1"],
                        capture_output=True, text=True, timeout=30)
     subprocess.run([ip, "netns", "delete", probe], capture_output=True, timeout=30)
     if r.returncode != 0:
@@ -128,7 +129,8 @@ class Cluster(unittest.TestCase):
         subprocess.run(["ip", "netns", "add", leftover], check=True, timeout=30)
         self.addCleanup(subprocess.run, ["ip", "netns", "delete", leftover], capture_output=True, timeout=30)
         # A process left running in it, as an interrupted run could leave one.
-        sleeper = subprocess.Popen(["ip", "netns", "exec", leftover, "sleep", "60"], stdin=subprocess.DEVNULL)
+        sleeper = subprocess.Popen(["nsenter", f"--net=/run/netns/{leftover}", "--", "sleep", "60"],
+                                   stdin=subprocess.DEVNULL)
         self.addCleanup(sleeper.wait, 30)
         self.addCleanup(lambda: sleeper.poll() is None and sleeper.kill())
         r = subprocess.run([sys.executable, TOOLS_CLUSTER, "--build", os.path.dirname(ECHOD)],

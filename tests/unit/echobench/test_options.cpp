@@ -238,3 +238,89 @@ TEST_CASE("-H unix:PATH: a Unix stream socket, in every mode") {
     CHECK(error_of({"-H", "/tmp/e.sock"}) ==
           usage("--host: '/tmp/e.sock' is not an IPv4 or IPv6 address literal (a Unix socket is unix:/tmp/e.sock)"));
 }
+
+TEST_CASE("--messages-per-connection: churn, load runs only") {
+    CHECK(config_of({}).messages_per_connection == 0);
+    CHECK(config_of({"--messages-per-connection", "1"}).messages_per_connection == 1);
+    CHECK(config_of({"--messages-per-connection=250", "-n", "1000"}).messages_per_connection == 250);
+    CHECK(config_of({"--messages-per-connection", "0"}).messages_per_connection == 0);  // keep connections
+    CHECK(echobench::bench_help_text().find("--messages-per-connection N") != std::string::npos);
+    CHECK(error_of({"--messages-per-connection", "x"}) ==
+          usage("--messages-per-connection: 'x' is not a whole number"));
+    CHECK(error_of({"--messages-per-connection", "-1"}).starts_with("echobench: --messages-per-connection: "));
+    CHECK(error_of({"--messages-per-connection"}) == usage("--messages-per-connection: missing value"));
+    CHECK(error_of({"--ping", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: only applies to a load run"));
+    CHECK(error_of({"--interactive", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: only applies to a load run"));
+    CHECK(error_of({"--merge", "a.json", "--messages-per-connection", "1"}) ==
+          usage("--messages-per-connection: does not apply with --merge"));
+}
+
+TEST_CASE("--find-rate, --slo, --step-duration") {
+    SUBCASE("defaults: p99=1000, steps of 5 s") {
+        BenchConfig c = config_of({"--find-rate"});
+        CHECK(c.mode == Mode::find_rate);
+        CHECK(c.slo.percentile == "p99");
+        CHECK(c.slo.quantile == 99.0);
+        CHECK(c.slo.us == 1000);
+        CHECK(c.step_duration_s == 5.0);
+        CHECK(c.rate == 0.0);  // the search starts at default_start_rate
+    }
+    SUBCASE("every percentile") {
+        CHECK(config_of({"--find-rate", "--slo", "p50=20"}).slo.quantile == 50.0);
+        CHECK(config_of({"--find-rate", "--slo=p90=300"}).slo.quantile == 90.0);
+        BenchConfig c = config_of({"--find-rate", "--slo", "p999=50000", "--step-duration", "0.5", "-r", "200"});
+        CHECK(c.slo.percentile == "p999");
+        CHECK(c.slo.quantile == 99.9);
+        CHECK(c.slo.us == 50000);
+        CHECK(c.step_duration_s == 0.5);
+        CHECK(c.rate == 200.0);
+    }
+    SUBCASE("with the load's options and --report") {
+        BenchConfig c =
+            config_of({"-c", "4", "-P", "2", "--warmup", "0.2", "--json", "--report", "r.html", "--find-rate"});
+        CHECK(c.connections == 4);
+        CHECK(c.report == "r.html");
+    }
+    SUBCASE("bad values") {
+        const std::string pct = "is not PCT=MICROSECONDS with PCT one of p50, p90, p99, p999 (e.g. p99=1000)";
+        CHECK(error_of({"--find-rate", "--slo", "p95=1000"}) == usage("--slo: 'p95=1000' " + pct));
+        CHECK(error_of({"--find-rate", "--slo", "1000"}) == usage("--slo: '1000' " + pct));
+        CHECK(error_of({"--find-rate", "--slo", "p99"}) == usage("--slo: 'p99' " + pct));
+        CHECK(error_of({"--find-rate", "--slo", "p99=0"}) == usage("--slo: p99: 0 is out of range 1..3600000000"));
+        CHECK(error_of({"--find-rate", "--slo", "p99=1ms"}) == usage("--slo: p99: '1ms' is not a whole number"));
+        CHECK(error_of({"--find-rate", "--slo", "p99="}).starts_with("echobench: --slo: p99: "));
+        CHECK(error_of({"--find-rate", "--step-duration", "0"}).starts_with("echobench: --step-duration: 0 is out"));
+        CHECK(error_of({"--find-rate", "--step-duration", "x"}).starts_with("echobench: --step-duration: 'x'"));
+        CHECK(error_of({"--find-rate", "--slo"}) == usage("--slo: missing value"));
+    }
+    SUBCASE("what does not go with it") {
+        CHECK(error_of({"--slo", "p99=1000"}) == usage("--slo: only applies with --find-rate"));
+        CHECK(error_of({"--step-duration", "1"}) == usage("--step-duration: only applies with --find-rate"));
+        CHECK(error_of({"--ping", "--slo", "p99=1"}) == usage("--slo: only applies with --find-rate"));
+        CHECK(error_of({"--find-rate", "-n", "100"}) ==
+              usage("--messages: does not apply with --find-rate (each step lasts --step-duration)"));
+        CHECK(error_of({"-d", "3", "--find-rate"}) ==
+              usage("--duration: does not apply with --find-rate (use --step-duration)"));
+        CHECK(error_of({"--find-rate", "--histogram-out", "h.json"}) ==
+              usage("--histogram-out: does not apply with --find-rate (its --json holds every step's latencies)"));
+        CHECK(error_of({"--find-rate", "--ping"}) == usage("--ping: cannot be combined with --find-rate"));
+        CHECK(error_of({"--interactive", "--find-rate"}) ==
+              usage("--find-rate: cannot be combined with --interactive"));
+        CHECK(error_of({"--find-rate", "--merge", "a.json"}) == usage("--merge: cannot be combined with --find-rate"));
+        CHECK(error_of({"--report", "c.html", "--compare", "a.json", "--find-rate"}) ==
+              usage("--find-rate: cannot be combined with --compare"));
+        CHECK(error_of({"--merge", "a.json", "--slo", "p99=1"}) == usage("--slo: does not apply with --merge"));
+        CHECK(error_of({"--find-rate", "a.json"}) == usage("unexpected argument 'a.json'"));
+        CHECK(error_of({"--find-rate", "-c", "1000", "-P", "1024", "-s", "64MiB"}).starts_with("echobench: --size: "));
+    }
+    SUBCASE("help") {
+        const std::string help = echobench::bench_help_text();
+        for (const char* text : {"--find-rate", "--slo PCT=MICROSECONDS", "--step-duration SECONDS",
+                                 "(default p99=1000)", "at most 30\n"}) {
+            CAPTURE(text);
+            CHECK(help.find(text) != std::string::npos);
+        }
+    }
+}

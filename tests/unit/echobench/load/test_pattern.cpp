@@ -176,3 +176,30 @@ TEST_CASE("corrupted, lost, duplicated and reordered bytes are caught") {
         CHECK(out.mismatched == 0);
     }
 }
+
+TEST_CASE("restart: a new connection's stream, checked against its own id") {
+    Pattern p(64);
+    std::vector<std::byte> first(64);
+    std::vector<std::byte> second(64);
+    p.fill(7, 0, first);
+    p.fill(7 + 50, 0, second);  // the place's next connection, with -c 50
+    StreamChecker checker(p, 7);
+    StreamChecker::Step step = checker.feed(first);
+    REQUIRE(step.complete);
+    CHECK_FALSE(step.mismatch);
+    checker.restart(57);
+    CHECK(checker.sequence() == 0);
+    CHECK(checker.offset() == 0);
+    // The old connection's message 0, echoed on the new one, is caught.
+    step = checker.feed(first);
+    REQUIRE(step.complete);
+    CHECK(step.mismatch);
+    checker.restart(57);
+    step = checker.feed(std::span<const std::byte>(second).first(10));
+    CHECK_FALSE(step.complete);
+    checker.restart(57);  // a partial message is dropped too
+    step = checker.feed(second);
+    REQUIRE(step.complete);
+    CHECK_FALSE(step.mismatch);
+    CHECK(checker.sequence() == 1);
+}

@@ -186,3 +186,103 @@ TEST_CASE("report_label: the file's name without .json") {
     CHECK(echobench::report_label("run.txt") == "run.txt");
     CHECK(echobench::report_label(".json") == ".json");
 }
+
+TEST_CASE("churn: the connect latency spectrum and the connects table, only with connects") {
+    BenchResult kept = run_of(4, 3000, 2);
+    std::string page = echobench::format_html_report(std::vector<ReportRun>{{"kept", kept}});
+    CHECK(page.find("connect-spectrum") == std::string::npos);
+    CHECK(page.find("New connections") == std::string::npos);
+
+    BenchResult churn = run_of(4, 3000, 2);
+    churn.messages_per_connection = 1;
+    churn.connects = 3000;
+    for (int i = 0; i < 3000; ++i) {
+        churn.connect_latency.record(15000 + static_cast<std::uint64_t>(i) * 10);
+    }
+    page = echobench::format_html_report(std::vector<ReportRun>{{"churn", churn}});
+    CHECK(count(page, R"(id="connect-spectrum-1")") == 1);
+    CHECK(count(page, R"(id="spectrum-1")") == 1);
+    CHECK(page.find("Connect latency by percentile") != std::string::npos);
+    CHECK(page.find("4 connections × 64B messages × pipeline 1, closed loop, a new connection every 1 message") !=
+          std::string::npos);
+    CHECK(page.find("<caption>New connections (measured window)</caption>") != std::string::npos);
+    CHECK(page.find("<td>3,000</td><td>1,500</td>") != std::string::npos);  // connects, connects/s
+    // Churn and kept connections are different loads: a section each.
+    page = echobench::format_html_report(std::vector<ReportRun>{{"kept", kept}, {"churn", churn}});
+    CHECK(count(page, "<section>") == 2);
+    CHECK(count(page, R"(id="connect-spectrum-2")") == 1);
+    CHECK(page.find(R"(id="connect-spectrum-1")") == std::string::npos);
+}
+
+namespace {
+
+echobench::FindRateStep find_rate_step(double rate, std::uint64_t first_ns, bool pass) {
+    echobench::FindRateStep step;
+    step.rate = rate;
+    step.pass = pass;
+    step.result = echobench_test::sample_run(first_ns, static_cast<std::uint64_t>(rate), 4, 1);
+    step.result.rate = rate;
+    return step;
+}
+
+echobench::FindRateResult find_rate_search() {
+    echobench::FindRateResult s;
+    s.slo = {"p99", 99, 1000};
+    s.target = "127.0.0.1:7007";
+    s.connections = 4;
+    s.threads = 1;
+    s.size = 64;
+    s.pipeline = 1;
+    s.warmup_s = 1;
+    s.step_duration_s = 1;
+    s.version = "0.1.0";
+    s.started_at = "2026-12-01T18:00:00Z";
+    s.steps = {find_rate_step(1000, 20000, true), find_rate_step(2000, 2000000, false),
+               find_rate_step(1500, 30000, true)};
+    s.max_rate = 1500;
+    s.stop = "converged";
+    return s;
+}
+
+}  // namespace
+
+TEST_CASE("--find-rate's page: latency against rate, passing and failing told apart, the SLO as a line") {
+    const echobench::FindRateResult search = find_rate_search();
+    const std::string page = echobench::format_find_rate_report(search);
+    CHECK(page.starts_with("<!DOCTYPE html>\n<html"));
+    CHECK(page.ends_with("</html>\n"));
+    CHECK(count(page, R"(id="find-rate-1")") == 1);
+    const std::string chart = page.substr(page.find(R"(id="find-rate-1")"));
+    const std::string svg_only = chart.substr(0, chart.find("</svg>"));
+    CHECK(count(svg_only, "<circle") == 2);        // two passing steps: dots
+    CHECK(count(svg_only, R"(<path d="M)") == 1);  // one failing: a cross
+    CHECK(count(svg_only, R"(class="series slo")") == 1);
+    CHECK(svg_only.find("<title>SLO p99 &lt;= 1.00ms</title>") != std::string::npos);
+    CHECK(svg_only.find("achieved messages/s") != std::string::npos);
+    // The steps' table and the highest passing step in full.
+    CHECK(page.find("<caption>Steps, in the order they ran</caption>") != std::string::npos);
+    CHECK(count(page, "<td class=\"pass\">pass</td>") == 2);
+    CHECK(page.find("fail: p99 ") != std::string::npos);
+    CHECK(page.find("The highest passing step: step 3 (1500.0 msgs/s)") != std::string::npos);
+    CHECK(count(page, R"(id="throughput-1")") == 1);
+    CHECK(page.find("max rate 1,500 msgs/s") != std::string::npos);
+    CHECK(page == echobench::format_find_rate_report(search));
+    SUBCASE("no passing step: no step section, max rate none") {
+        echobench::FindRateResult failed = search;
+        failed.steps.resize(1);
+        failed.steps[0].pass = false;
+        failed.max_rate.reset();
+        const std::string none = echobench::format_find_rate_report(failed);
+        CHECK(none.find("max rate none") != std::string::npos);
+        CHECK(none.find("throughput-1") == std::string::npos);
+        CHECK(none.find(R"(id="find-rate-1")") != std::string::npos);
+    }
+    SUBCASE("no step at all still makes a page") {
+        echobench::FindRateResult empty = search;
+        empty.steps.clear();
+        empty.max_rate.reset();
+        const std::string none = echobench::format_find_rate_report(empty);
+        CHECK(none.find("No step ran.") != std::string::npos);
+        CHECK(none.ends_with("</html>\n"));
+    }
+}

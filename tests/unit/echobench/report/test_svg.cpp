@@ -523,3 +523,17 @@ TEST_CASE("the clipPath id comes from the chart's id") {
         CHECK(out.find(R"(<clipPath id="lat_ency__-plot">)") != std::string::npos);
     }
 }
+
+TEST_CASE("dots as crosses") {
+    svg::Chart chart = small_chart();
+    svg::Series fails = series("fail", "#d62728", {{1, 10}, {2, 20}, {qnan, 1}}, true, "fail");
+    fails.line = false;
+    fails.marker = svg::Series::Marker::cross;
+    chart.add_series(fails);
+    chart.add_series(series("pass", "#2ca02c", {{3, 30}}, true));
+    const std::string out = chart.render();
+    CHECK(count_of(out, "<circle") == 1);  // the passing point only
+    CHECK(count_of(out, R"(<path d="M)") == 2);
+    CHECK(count_of(out, R"(stroke="#d62728")") == 2);
+    CHECK(count_of(out, "<polyline") == 1);
+}

@@ -185,3 +185,91 @@ TEST_CASE("--merge: sums, the longest window, percentiles of every sample") {
         CHECK(echobench::merge_runs(runs, names, m).starts_with("b.json: an open-loop run, but a.json is closed-loop"));
     }
 }
+
+namespace {
+
+// sample_run with churn: connects new connections in the window, with
+// connect latencies spread over [first, first + 50 us).
+echobench::BenchResult churn_run(std::uint64_t first, std::uint64_t connects, double duration) {
+    echobench::BenchResult r = echobench_test::sample_run(10000, 2 * connects, 4, duration);
+    r.messages_per_connection = 2;
+    r.connects = connects;
+    for (std::uint64_t i = 0; i < connects; ++i) {
+        r.connect_latency.record(first + (i * 7919) % 50000);
+    }
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("churn: connects and their histogram, written, read back and merged exactly") {
+    echobench::BenchResult a = churn_run(20000, 3000, 2.0);
+    std::string doc = echobench::format_histogram_document(a);
+    CHECK(doc.find(R"("connects": 3000, "connects_per_sec": 1500.0, "connect_latency_us": {"min": 20.0, )") !=
+          std::string::npos);
+    CHECK(doc.find(R"("messages_per_connection": 2)") != std::string::npos);
+    CHECK(doc.find(R"(, "connect_histogram": {"unit": "ns", )") != std::string::npos);
+    echobench::BenchResult back = read_back(a);
+    CHECK(back.connects == 3000);
+    CHECK(back.connects_per_sec() == 1500.0);
+    CHECK(back.messages_per_connection == 2);
+    CHECK(back.connect_latency.count() == 3000);
+    CHECK(back.connect_latency.percentile(99) == a.connect_latency.percentile(99));
+    CHECK(echobench::format_histogram_document(back) == doc);
+
+    echobench::BenchResult b = churn_run(70000, 1000, 4.0);
+    std::vector<echobench::BenchResult> runs = {back, read_back(b)};
+    std::vector<std::string> names = {"a.json", "b.json"};
+    echobench::BenchResult m;
+    REQUIRE(echobench::merge_runs(runs, names, m).empty());
+    CHECK(m.connects == 4000);
+    CHECK(m.connects_per_sec() == doctest::Approx(1500.0 + 250.0));
+    CHECK(m.messages_per_connection == 2);
+    echobench::Histogram all = a.connect_latency;
+    all.merge(b.connect_latency);
+    REQUIRE(m.connect_latency.count() == all.count());
+    for (double q : {0.0, 50.0, 90.0, 99.0, 99.9, 100.0}) {
+        CHECK(m.connect_latency.percentile(q) == all.percentile(q));
+    }
+    // The merge written and read again keeps it all.
+    echobench::BenchResult again = read_back(m);
+    CHECK(again.connects_per_sec() == doctest::Approx(1750.0));
+    CHECK(again.connect_latency.percentile(99.9) == all.percentile(99.9));
+
+    SUBCASE("files from before churn merge as runs without connects") {
+        std::string text = echobench::format_histogram_document(echobench_test::sample_run(10000, 500, 2, 1.0));
+        for (const char* field : {R"("connects": 0, "connects_per_sec": 0.0, "connect_latency_us": null, )"
+                                  R"("messages_per_connection": 0, )",
+                                  R"(, "connect_histogram": {"unit": "ns", "sub_bucket_bits": 7, )"
+                                  R"("max_value": 68719476735, "bucket_count": 3840, "count": 0, "min": 0, )"
+                                  R"("max": 0, "saturated": 0, "sum": 0, "buckets": []})"}) {
+            auto at = text.find(field);
+            REQUIRE(at != std::string::npos);
+            text.erase(at, std::string_view(field).size());
+        }
+        CHECK(text.find("\"connect_") == std::string::npos);  // no churn field left
+        CHECK(text.find("\"connects") == std::string::npos);
+        echobench::BenchResult old;
+        REQUIRE(echobench::parse_histogram_document(text, old).empty());
+        CHECK(old.connects == 0);
+        CHECK(old.connect_latency.count() == 0);
+        std::vector<echobench::BenchResult> mixed = {old, back};
+        REQUIRE(echobench::merge_runs(mixed, names, m).empty());
+        CHECK(m.connects == 3000);
+        CHECK(m.connect_latency.count() == 3000);
+    }
+    SUBCASE("refused: a connect histogram that does not add up, or missing") {
+        auto refused = [&doc](const std::string& from, const std::string& to) {
+            std::string text = doc;
+            auto at = text.find(from);
+            REQUIRE(at != std::string::npos);
+            echobench::BenchResult out;
+            return echobench::parse_histogram_document(text.replace(at, from.size(), to), out);
+        };
+        CHECK(refused(R"("connects": 3000)", R"("connects": 3001)") ==
+              R"(the connect histogram holds 3000 values but "connects" is 3001)");
+        CHECK(refused(R"("connect_histogram")", R"("connect_hist")") == R"("connects" without "connect_histogram")");
+        CHECK(refused(R"("connects_per_sec": 1500.0)", R"("connects_per_sec": -1)") ==
+              R"("connects_per_sec" is not a number of 0 or more)");
+    }
+}

@@ -88,3 +88,36 @@ TEST_CASE("report: latency for people") {
 }
 
 // --- The JSON reader ---------------------------------------------------------------
+
+TEST_CASE("report: churn's connects, their rate and connect latency") {
+    echobench::BenchResult r;
+    r.target = "127.0.0.1:7007";
+    r.connections = 50;
+    r.size = 64;
+    r.duration_s = 2.0;
+    r.messages = 1000;
+    r.latency.record(30000);
+    SUBCASE("connections kept: no connects, connect latency null, no table line") {
+        std::string json = echobench::format_json(r);
+        CHECK(json.find(R"("connects": 0, "connects_per_sec": 0.0, "connect_latency_us": null, )"
+                        R"("messages_per_connection": 0, "timeline": [)") != std::string::npos);
+        CHECK(echobench::format_table(r).find("connects") == std::string::npos);
+    }
+    SUBCASE("churn") {
+        r.messages_per_connection = 1;
+        r.connects = 1000;
+        for (int i = 0; i < 1000; ++i) {
+            r.connect_latency.record(i < 990 ? 20000 : 500000);  // 20 us, and 1% at 500 us
+        }
+        std::string json = echobench::format_json(r);
+        INFO(json);
+        CHECK(json.find(R"("connects": 1000, "connects_per_sec": 500.0, )"
+                        R"("connect_latency_us": {"min": 20.0, "p50": 20.0, "p90": 20.0, "p99": 20.0, )"
+                        R"("p999": 500.0, "max": 500.0}, "messages_per_connection": 1, )") != std::string::npos);
+        std::string table = echobench::format_table(r);
+        INFO(table);
+        CHECK(table.find("  connects   1000  500.0 connects/s, 1 message(s) per connection\n") != std::string::npos);
+        CHECK(table.find("  connect    min 20.0us  p50 20.0us  p90 20.0us  p99 20.0us  p99.9 500.0us  max 500.0us\n") !=
+              std::string::npos);
+    }
+}
