@@ -6,9 +6,9 @@ readline would, and compares what it offers with `PROGRAM --help`.
 Checks: every long option of --help and nothing else after `--`; an option
 that takes a value (`--port PORT`, `-p`) is followed by its value, not by
 options, and a flag (or `--merge FILE...`, whose files are arguments) by
-options; --log-level and --fault offer the values --help names; --config,
---metrics-file, --histogram-out, --report and echobench's arguments offer
-files, also after `--option=`.
+options; --log-level, --fault and --slo offer the values --help names;
+--config, --metrics-file, --histogram-out, --report and echobench's
+arguments offer files, also after `--option=`.
 Usage: test_completion.py COMPLETION_FILE PATH/TO/PROGRAM"""
 import os
 import re
@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 # "  -p, --port PORT   text" or "      --udp   text"; the value is one word.
-OPTION = re.compile(r"^\s{2,}(?:-(\w), )?--([a-z][a-z0-9-]*)(?: ([A-Z][A-Za-z0-9.:_-]*))?(?:\s|$)")
+OPTION = re.compile(r"^\s{2,}(?:-(\w), )?--([a-z][a-z0-9-]*)(?: ([A-Z][A-Za-z0-9.:=_-]*))?(?:\s|$)")
 
 
 def help_options(program):
@@ -120,11 +120,14 @@ def main():
             # pause= and jitter= are parameters of slice= and delay=, after a comma.
             expect("--fault: the kinds --help names", kinds | {"pause", "jitter"}, faults)
         if name == "echobench":
+            slo = option_text(help_text, "--slo").split("(default")[0]
+            slo_percentiles = set(re.findall(r"\bp\d+\b", slo))
             checks = [
                 ([name, "--histogram-out", ""], files, "--histogram-out: files"),
                 ([name, "--report", "run"], {"run.html"}, "--report: .html files"),
                 ([name, "--merge", "r"], {"run.json", "run.html"}, "--merge's files"),
                 ([name, "--report", "x.html", "--compare", "run.j"], {"run.json"}, "--compare's files"),
+                ([name, "--slo", ""], {p + "=" for p in slo_percentiles}, "--slo: the percentiles --help names"),
             ]
             for (words, want, what), got in zip(checks, complete(completion, name, [c[0] for c in checks], cwd)):
                 expect(what, got, want)
