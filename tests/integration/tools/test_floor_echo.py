@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""floor_echo echoes: every byte back in order, across partial writes
-(a small buffer and a peer that reads late), and exits 0 on SIGTERM.
-No timing is checked. Usage: test_floor_echo.py PATH/TO/floor_echo"""
+"""A floor echoes: every byte back in order, across partial writes (a small
+buffer and a peer that reads late), and exits 0 on SIGTERM. No timing is
+checked. For floor_echo, and for floor_uv_echo in each --io mode (the
+ARGs, given before the test's own).
+
+    test_floor_echo.py PATH/TO/floor_echo
+    test_floor_echo.py PATH/TO/floor_uv_echo --io poll"""
 import os
 import re
 import signal
@@ -13,8 +17,8 @@ import threading
 READY = re.compile(r"listening on 127\.0\.0\.1:(\d+)")
 
 
-def start(binary, *args):
-    proc = subprocess.Popen([binary, "--port", "0", *args], stdin=subprocess.DEVNULL,
+def start(command, *args):
+    proc = subprocess.Popen([*command, "--port", "0", *args], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     line = proc.stderr.readline().decode(errors="replace")
     m = READY.search(line)
@@ -44,10 +48,11 @@ def echo(port, payload):
 
 
 def main():
-    binary = sys.argv[1]
+    command = sys.argv[1:]
+    name = " ".join([os.path.basename(command[0]), *command[1:]])
     failures = []
     for args in ((), ("--buffer-size", "16"), ("--buffer-size=4096",)):
-        proc, port = start(binary, *args)
+        proc, port = start(command, *args)
         try:
             for payload in (b"hello\n", os.urandom(4 << 20)):
                 got = echo(port, payload)
@@ -73,14 +78,14 @@ def main():
                 rc = proc.wait(5)
         if rc != 0:
             failures.append(f"{args}: exit status {rc} after SIGTERM, want 0")
-    r = subprocess.run([binary, "--port", "nope"], stderr=subprocess.PIPE, timeout=10)
+    r = subprocess.run([*command, "--port", "nope"], stderr=subprocess.PIPE, timeout=10)
     if r.returncode != 2:
         failures.append(f"bad --port: exit {r.returncode}, want 2")
     for f in failures:
         print("FAIL:", f)
     if failures:
         return 1
-    print("floor_echo echoes")
+    print(f"{name} echoes")
     return 0
 
 
