@@ -35,6 +35,7 @@ public:
     RingBuffer& operator=(const RingBuffer&) = delete;
 
     std::size_t capacity() const { return capacity_; }
+    std::span<char> whole() { return {data_.get(), capacity_}; }  // the memory, whatever it holds
     std::size_t readable() const { return size_; }
     std::size_t writable() const { return capacity_ - size_; }
     bool empty() const { return size_ == 0; }

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace echod {
@@ -41,12 +42,15 @@ public:
         return ring;
     }
 
-    // The cleared ring acquire() would lend next, still in the pool, or
-    // nullptr when acquire() would have to allocate or say no. The caller
-    // may read into it and, before anything else uses the pool, acquire
-    // it (to keep what it read) or leave it (it stays cleared: nothing was
-    // committed).
-    RingBuffer* peek() const { return in_use_ < max_rings_ && !spare_.empty() ? spare_.back().get() : nullptr; }
+    // The free space (all of it: a spare ring is cleared) of the ring
+    // acquire() would lend next, still in the pool, or an empty span when
+    // acquire() would have to allocate or say no. The caller may read into
+    // it and, before anything else uses the pool, acquire the ring (to keep
+    // what it read: the ring's writable_spans()[0] is this span) or leave it
+    // (it stays cleared: nothing was committed).
+    std::span<char> peek_free() const {
+        return in_use_ < max_rings_ && !spare_.empty() ? spare_.back()->whole() : std::span<char>{};
+    }
 
     // Takes a ring back; it is kept as a spare or freed.
     void release(std::unique_ptr<RingBuffer>&& ring) {

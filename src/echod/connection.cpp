@@ -164,11 +164,10 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf
     }
     if (!self->ring_) {
         if (self->state_ == State::open && !self->faults_ && !self->proxy_) {
-            if (RingBuffer* spare = self->context_.rings.peek()) {
+            if (std::span<char> all = self->context_.rings.peek_free(); !all.empty()) {
                 // Read into the ring the pool would lend next, without
-                // borrowing it yet: handle_read borrows it only if the
+                // borrowing it yet: echo_peeked borrows it only if the
                 // socket does not take the echo back at once.
-                std::span<char> all = spare->writable_spans()[0];
                 *buf = uv_buf_t{all.data(), all.size()};
                 self->peeked_ = true;
                 return;
@@ -268,14 +267,17 @@ void Connection::echo_peeked(char* data, std::size_t n) {
     // with no ring of ours and no write in flight: echoed at once, they
     // never leave the pool.
     context_.stats.bytes_in += n;
-    touch();
-    write_queue_seen_ = stream()->write_queue_size;
+    assert(stream()->write_queue_size == 0);  // no write in flight
+    write_queue_seen_ = 0;
     uv_buf_t buf{data, n};
     ssize_t written = write_now(&buf, 1);
     if (written < 0) {
         return;  // closed
     }
-    count_written(static_cast<std::size_t>(written));
+    count_written(static_cast<std::size_t>(written));  // touches: a byte moved
+    if (written == 0) {
+        touch();
+    }
     if (static_cast<std::size_t>(written) == n) {
         return;
     }

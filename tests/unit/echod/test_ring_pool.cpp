@@ -4,6 +4,7 @@
 #include "echod/ring_pool.h"
 
 #include <array>
+#include <span>
 
 using echod::RingBuffer;
 using echod::RingPool;
@@ -28,23 +29,22 @@ TEST_CASE("rings are lent out cleared and reused") {
     pool.release(std::move(b));
 }
 
-TEST_CASE("peek shows the ring acquire would lend next, without lending it") {
+TEST_CASE("peek_free shows the free space of the ring acquire would lend next, without lending it") {
     RingPool pool(64, 2, 2);
-    CHECK(pool.peek() == nullptr);  // no spare yet: acquire would allocate
+    CHECK(pool.peek_free().empty());  // no spare yet: acquire would allocate
     pool.release(pool.acquire());
-    RingBuffer* next = pool.peek();
-    REQUIRE(next != nullptr);
-    CHECK(next->empty());
-    CHECK(pool.in_use() == 0);  // still in the pool
+    std::span<char> next = pool.peek_free();
+    REQUIRE(next.size() == 64);  // all of it: the spare is cleared
+    CHECK(pool.in_use() == 0);   // still in the pool
     CHECK(pool.pooled() == 1);
 
     auto a = pool.acquire();
-    CHECK(a.get() == next);
-    auto b = pool.acquire();  // the budget (2) is lent out now
-    RingBuffer* b_address = b.get();
-    CHECK(pool.peek() == nullptr);
+    CHECK(a->writable_spans()[0].data() == next.data());  // what was read into it is where the ring fills
+    auto b = pool.acquire();                              // the budget (2) is lent out now
+    char* b_data = b->writable_spans()[0].data();
+    CHECK(pool.peek_free().empty());
     pool.release(std::move(b));
-    CHECK(pool.peek() == b_address);
+    CHECK(pool.peek_free().data() == b_data);
     pool.release(std::move(a));
 }
 
