@@ -141,6 +141,20 @@ class EchobenchTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr.decode())
 
 
+class TempDirTest(unittest.TestCase):
+    """Each test gets its own temporary directory, self.dir; path(name) is in it."""
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix=f"echobench-{type(self).__name__.lower()}-")
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
 class JsonReport(EchobenchTest):
     def test_json_fields_and_values(self):
         with Echod(ECHOD, "-q") as server:
@@ -527,19 +541,9 @@ def merged_buckets(*hists):
             "max": max(h["max"] for h in hists), "buckets": sorted([i, n] for i, n in counts.items())}
 
 
-class Merge(unittest.TestCase):
+class Merge(TempDirTest):
     """Two runs (as if from two load machines) written with --histogram-out,
     merged into one report whose percentiles come from every sample."""
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-merge-")
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
 
     def load(self, name):
         with open(self.path(name)) as f:
@@ -699,18 +703,8 @@ class StrictHtml(html.parser.HTMLParser):
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
 
-class Report(unittest.TestCase):
+class Report(TempDirTest):
     """--report: one self-contained HTML page, and --compare of saved runs."""
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-report-")
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
 
     def read_page(self, name):
         """The page, checked: strict HTML, nothing fetched, every <svg> well-formed XML."""
@@ -980,7 +974,7 @@ class ReplayPreviousConnection:
         return replay[seen:seen + len(data)] if len(replay) >= seen + len(data) else data
 
 
-class Churn(unittest.TestCase):
+class Churn(TempDirTest):
     """--messages-per-connection: each connection closes after N echoes
     (FIN first) and a new one takes its place; connects and their latency."""
 
@@ -1133,16 +1127,8 @@ class Churn(unittest.TestCase):
         self.assertIn(b"--messages-per-connection N", r.stdout)
 
     # --report, --histogram-out and --merge of churn runs, checked as Report does.
-    path = Report.path
     read_page = Report.read_page
     series = Report.series
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-churn-")
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
 
     def test_report_and_merge_of_churn_runs(self):
         with Echod(ECHOD, "-q") as server:
@@ -1181,7 +1167,7 @@ class Churn(unittest.TestCase):
 
 
 
-class FindRate(unittest.TestCase):
+class FindRate(TempDirTest):
     """--find-rate against echod --fault delay=0.002: every echo takes 2 ms
     or more, so an SLO under 2 ms fails from the first step whatever the
     load, and one of 50 ms passes at low rates. Steps are short (0.5 s after
@@ -1189,16 +1175,6 @@ class FindRate(unittest.TestCase):
     step cap, and the subprocess has its own time bound besides."""
 
     STEPS = ("--step-duration", 0.5, "--warmup", 0.2, "-c", 4, "-r", 500)
-
-    def setUp(self):
-        self.tmp = tempfile.TemporaryDirectory(prefix="echobench-find-rate-")
-        self.dir = self.tmp.name
-
-    def tearDown(self):
-        self.tmp.cleanup()
-
-    def path(self, name):
-        return os.path.join(self.dir, name)
 
     def test_an_slo_under_the_delay_finds_no_rate(self):
         with Echod(ECHOD, "-q", "--fault", "delay=0.002") as server:
