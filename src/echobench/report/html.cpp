@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <initializer_list>
 #include <limits>
 #include <optional>
 #include <string_view>
@@ -106,6 +108,11 @@ private:
     std::string spectrum_chart(const Histogram& (*of)(const BenchResult&), std::string_view title,
                                std::string_view kind) const;
     bool any_connects() const;
+    // A table with a row per run: the run's swatch and label, then the
+    // <td> cells `cells` gives for its result.
+    std::string run_table(std::string_view css_class, std::string_view caption,
+                          std::initializer_list<std::string_view> headers,
+                          const std::function<std::string(const BenchResult&)>& cells) const;
     std::string connects_table() const;
     std::string parameters_table() const;
     std::string results_table() const;
@@ -351,68 +358,71 @@ bool Section::any_connects() const {
                        [this](std::size_t i) { return result(i).connect_latency.count() > 0; });
 }
 
-std::string Section::connects_table() const {
-    std::string out =
-        "<table class=\"connects\">\n<caption>New connections (measured window)</caption>\n"
-        "<tr><th>run</th><th>messages per connection</th><th>connects</th><th>connects/s</th><th>p50</th>"
-        "<th>p90</th><th>p99</th><th>p99.9</th><th>max</th></tr>\n";
+std::string Section::run_table(std::string_view css_class, std::string_view caption,
+                               std::initializer_list<std::string_view> headers,
+                               const std::function<std::string(const BenchResult&)>& cells) const {
+    std::string out = fmt::format("<table class=\"{}\">\n<caption>{}</caption>\n<tr><th>run</th>", css_class, caption);
+    for (std::string_view header : headers) {
+        out += fmt::format("<th>{}</th>", header);
+    }
+    out += "</tr>\n";
     for (std::size_t i : members_) {
-        const BenchResult& r = result(i);
-        const Histogram& h = r.connect_latency;
-        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
-        out += fmt::format(
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td>{}</td></tr>\n",
-            swatch(i), escape(runs_[i].label),
-            r.messages_per_connection == 0 ? std::string("kept")
-                                           : thousands(static_cast<double>(r.messages_per_connection)),
-            thousands(static_cast<double>(r.connects)), thousands(r.connects_per_sec()), latency(50), latency(90),
-            latency(99), latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()));
+        out += fmt::format("<tr><td>{}{}</td>{}</tr>\n", swatch(i), escape(runs_[i].label), cells(result(i)));
     }
     return out + "</table>\n";
+}
+
+std::string Section::connects_table() const {
+    return run_table(
+        "connects", "New connections (measured window)",
+        {"messages per connection", "connects", "connects/s", "p50", "p90", "p99", "p99.9", "max"},
+        [](const BenchResult& r) {
+            const Histogram& h = r.connect_latency;
+            auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+            return fmt::format(
+                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+                r.messages_per_connection == 0 ? std::string("kept")
+                                               : thousands(static_cast<double>(r.messages_per_connection)),
+                thousands(static_cast<double>(r.connects)), thousands(r.connects_per_sec()), latency(50), latency(90),
+                latency(99), latency(99.9), h.count() == 0 ? std::string("–") : us_text(h.max()));
+        });
 }
 
 std::string Section::parameters_table() const {
-    std::string out =
-        "<table class=\"parameters\">\n<caption>Parameters</caption>\n"
-        "<tr><th>run</th><th>server</th><th>threads</th><th>warm-up</th><th>window</th><th>verify</th>"
-        "<th>runs merged</th><th>echobench</th><th>started (UTC)</th></tr>\n";
-    for (std::size_t i : members_) {
-        const BenchResult& r = result(i);
-        out += fmt::format(
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{:.3g} s</td><td>{:.3f} s{}</td><td>{}</td><td>{}</td>"
-            "<td>{}</td><td>{}</td></tr>\n",
-            swatch(i), escape(runs_[i].label), escape(r.target), r.threads, r.warmup_s, r.duration_s,
-            r.interrupted ? " (interrupted)" : "", r.verify ? "on" : "<strong>off</strong>", r.runs,
-            r.version.empty() ? "?" : escape(r.version), r.started_at.empty() ? "?" : escape(r.started_at));
-    }
-    return out + "</table>\n";
+    return run_table(
+        "parameters", "Parameters",
+        {"server", "threads", "warm-up", "window", "verify", "runs merged", "echobench", "started (UTC)"},
+        [](const BenchResult& r) {
+            return fmt::format(
+                "<td>{}</td><td>{}</td><td>{:.3g} s</td><td>{:.3f} s{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td>{}</td>",
+                escape(r.target), r.threads, r.warmup_s, r.duration_s, r.interrupted ? " (interrupted)" : "",
+                r.verify ? "on" : "<strong>off</strong>", r.runs, r.version.empty() ? "?" : escape(r.version),
+                r.started_at.empty() ? "?" : escape(r.started_at));
+        });
 }
 
 std::string Section::results_table() const {
-    std::string out =
-        "<table class=\"results\">\n<caption>Results (measured window)</caption>\n"
-        "<tr><th>run</th><th>messages</th><th>msgs/s</th><th>MiB/s</th><th>p50</th><th>p90</th><th>p99</th>"
-        "<th>p99.9</th><th>p99.99</th><th>max</th><th>connect</th><th>broken</th><th>mismatch</th>"
-        "<th>timeout</th></tr>\n";
-    for (std::size_t i : members_) {
-        const BenchResult& r = result(i);
-        const Histogram& h = r.latency;
-        auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
-        auto error_cell = [](std::uint64_t n, bool loud) {
-            return n == 0 ? std::string("<td>0</td>")
-                          : fmt::format(R"(<td class="{}">{}</td>)", loud ? "bad" : "warn", n);
-        };
-        out += fmt::format(
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td>"
-            "<td>{}</td><td>{}</td><td>{}</td>{}{}{}{}</tr>\n",
-            swatch(i), escape(runs_[i].label), thousands(static_cast<double>(r.messages)), thousands(r.msgs_per_sec()),
-            r.bytes_per_sec() / (1024.0 * 1024.0), latency(50), latency(90), latency(99), latency(99.9), latency(99.99),
-            h.count() == 0 ? std::string("–") : us_text(h.max()), error_cell(r.errors.connect, false),
-            error_cell(r.errors.broken, false), error_cell(r.errors.mismatch, true),
-            error_cell(r.errors.timeout, false));
-    }
-    return out + "</table>\n";
+    return run_table(
+        "results", "Results (measured window)",
+        {"messages", "msgs/s", "MiB/s", "p50", "p90", "p99", "p99.9", "p99.99", "max", "connect", "broken", "mismatch",
+         "timeout"},
+        [](const BenchResult& r) {
+            const Histogram& h = r.latency;
+            auto latency = [&h](double q) { return h.count() == 0 ? std::string("–") : us_text(h.percentile(q)); };
+            auto error_cell = [](std::uint64_t n, bool loud) {
+                return n == 0 ? std::string("<td>0</td>")
+                              : fmt::format(R"(<td class="{}">{}</td>)", loud ? "bad" : "warn", n);
+            };
+            return fmt::format(
+                "<td>{}</td><td>{}</td><td>{:.2f}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+                "<td>{}</td>{}{}{}{}",
+                thousands(static_cast<double>(r.messages)), thousands(r.msgs_per_sec()),
+                r.bytes_per_sec() / (1024.0 * 1024.0), latency(50), latency(90), latency(99), latency(99.9),
+                latency(99.99), h.count() == 0 ? std::string("–") : us_text(h.max()),
+                error_cell(r.errors.connect, false), error_cell(r.errors.broken, false),
+                error_cell(r.errors.mismatch, true), error_cell(r.errors.timeout, false));
+        });
 }
 
 std::string Section::render() const {
