@@ -41,6 +41,7 @@
 
 #include "common/getopt_args.h"
 #include "common/parse.h"
+#include "floor_args.h"
 
 namespace {
 
@@ -139,11 +140,6 @@ constexpr const char* kUsage =
     "(connect, reset, early EOF, a wrong byte, a timeout) or none completed, 2 on\n"
     "bad usage.\n";
 
-[[noreturn]] void usage_error(const std::string& line) {
-    std::fprintf(stderr, "%s\n", line.c_str());
-    std::exit(2);
-}
-
 Options parse_args(int argc, char** argv) {
     enum { opt_warmup = 256, opt_timeout };
     static const option long_options[] = {
@@ -166,14 +162,14 @@ Options parse_args(int argc, char** argv) {
     auto number = [&](int c, std::uint64_t min, std::uint64_t max) {
         auto parsed = c == 's' ? common::parse_size(optarg, min, max) : common::parse_uint(optarg, min, max);
         if (auto* error = std::get_if<common::ParseError>(&parsed)) {
-            usage_error(getopt.option_error(c, error->reason));
+            floor_args::usage_error(getopt.option_error(c, error->reason));
         }
         return std::get<std::uint64_t>(parsed);
     };
     auto seconds = [&](int c, double min) {
         auto parsed = common::parse_seconds(optarg, min, 1e7);
         if (auto* error = std::get_if<common::ParseError>(&parsed)) {
-            usage_error(getopt.option_error(c, error->reason));
+            floor_args::usage_error(getopt.option_error(c, error->reason));
         }
         return std::get<double>(parsed);
     };
@@ -182,7 +178,7 @@ Options parse_args(int argc, char** argv) {
             case 'H': {
                 in6_addr probe{};
                 if (inet_pton(AF_INET, optarg, &probe) != 1 && inet_pton(AF_INET6, optarg, &probe) != 1) {
-                    usage_error(
+                    floor_args::usage_error(
                         getopt.option_error(c, "'" + common::printable(optarg) + "' is not an IPv4 or IPv6 address"));
                 }
                 opts.host = optarg;
@@ -211,18 +207,13 @@ Options parse_args(int argc, char** argv) {
             case opt_timeout:
                 opts.timeout_s = seconds(c, 0.001);
                 break;
-            case 'h':
-                std::fputs(kUsage, stdout);
-                std::exit(0);
             default:
-                usage_error(getopt.malformed(c));
+                floor_args::help_or_malformed(getopt, c, kUsage);
         }
     }
-    if (std::string stray = getopt.stray(); !stray.empty()) {
-        usage_error(stray);
-    }
+    floor_args::reject_stray(getopt);
     if (opts.count != 0 && (duration_given || warmup_given)) {
-        usage_error(getopt.usage_line("-n counts connections from the start: not with -d or --warmup"));
+        floor_args::usage_error(getopt.usage_line("-n counts connections from the start: not with -d or --warmup"));
     }
     return opts;
 }

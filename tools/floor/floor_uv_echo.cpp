@@ -43,6 +43,7 @@
 
 #include "common/getopt_args.h"
 #include "common/parse.h"
+#include "floor_args.h"
 
 namespace {
 
@@ -65,11 +66,6 @@ struct Options {
     std::size_t buffer_size = 65536;
     Io io = Io::stream;
 };
-
-[[noreturn]] void usage_error(const std::string& line) {
-    std::fprintf(stderr, "%s\n", line.c_str());
-    std::exit(2);
-}
 
 [[noreturn]] void fatal(const char* what, int err) {
     std::fprintf(stderr, "floor_uv_echo: %s: %s\n", what, uv_strerror(err));
@@ -95,7 +91,7 @@ Options parse_args(int argc, char** argv) {
                 auto parsed = c == 'b' ? common::parse_size(optarg, kMinBuffer, kMaxBuffer)
                                        : common::parse_uint(optarg, 0, 65535);
                 if (auto* error = std::get_if<common::ParseError>(&parsed)) {
-                    usage_error(getopt.option_error(c, error->reason));
+                    floor_args::usage_error(getopt.option_error(c, error->reason));
                 }
                 auto value = std::get<std::uint64_t>(parsed);
                 if (c == 'p') {
@@ -111,20 +107,15 @@ Options parse_args(int argc, char** argv) {
                 } else if (std::string_view(optarg) == "poll") {
                     opts.io = Io::poll;
                 } else {
-                    usage_error(
+                    floor_args::usage_error(
                         getopt.option_error(c, "'" + common::printable(optarg) + "' is not one of stream, poll"));
                 }
                 break;
-            case 'h':
-                std::fputs(kUsage, stdout);
-                std::exit(0);
             default:
-                usage_error(getopt.malformed(c));
+                floor_args::help_or_malformed(getopt, c, kUsage);
         }
     }
-    if (std::string stray = getopt.stray(); !stray.empty()) {
-        usage_error(stray);
-    }
+    floor_args::reject_stray(getopt);
     return opts;
 }
 
