@@ -374,6 +374,7 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
     }
 
     CommandLine merged;
+    merged.config_file = config_file;
     std::string error;
     std::optional<std::string> text = read_file(config_file, error);
     if (!text) {
@@ -404,6 +405,17 @@ std::optional<std::string> read_config_file(const std::string& path, std::string
         return std::nullopt;
     }
     return text;
+}
+
+std::string check_metrics_file(const std::string& path) {
+    if (path.empty()) {
+        return {};
+    }
+    common::AtomicFile probe;
+    if (std::string error = probe.open(path); !error.empty()) {
+        return fmt::format("--metrics-file: {}: {}", common::printable(path, common::max_quoted_path), error);
+    }
+    return {};
 }
 
 std::string help_text() {
