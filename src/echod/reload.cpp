@@ -20,7 +20,20 @@ std::string fault_specs(const FaultConfig& faults) {
     for (const std::string& spec : faults.specs) {
         if (!spec.empty()) {
             specs += specs.empty() ? "" : " ";
-            specs += spec;
+            specs += common::printable(spec);
+        }
+    }
+    return specs.empty() ? "none" : specs;
+}
+
+// The faults a UDP socket applies (drop, delay): made at start, and kept.
+std::string udp_fault_specs(const FaultConfig& faults) {
+    std::string specs;
+    for (Fault fault : {Fault::delay, Fault::drop}) {
+        const std::string& spec = faults.specs[static_cast<std::size_t>(fault)];
+        if (!spec.empty()) {
+            specs += specs.empty() ? "" : " ";
+            specs += common::printable(spec);
         }
     }
     return specs.empty() ? "none" : specs;
@@ -104,6 +117,9 @@ Reload compare_for_reload(const Config& running, const Config& next_given) {
     note(kept, "reuseport", on_off(running.reuseport), on_off(next.reuseport));
     note(kept, "workers", running.workers, next.workers);
     note(kept, "udp", on_off(running.udp), on_off(next.udp));
+    if (running.udp) {
+        note(kept, "fault on UDP", udp_fault_specs(running.faults), udp_fault_specs(next.faults));
+    }
     note(kept, "proxy-protocol", on_off(running.proxy_protocol), on_off(next.proxy_protocol));
     note(kept, "max-buffer-memory", common::format_size(running.max_buffer_memory),
          common::format_size(next.max_buffer_memory));

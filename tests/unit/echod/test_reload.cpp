@@ -94,6 +94,15 @@ TEST_CASE("compare_for_reload: live options change, the rest is named and kept")
         CHECK(echod::reload_notice("e.conf", back) == "reloaded e.conf: fault delay=0.1 -> none");
         CHECK_FALSE(back.config.faults.any());
     }
+    SUBCASE("UDP sockets keep the faults they started with, and say so") {
+        running.udp = next.udp = true;
+        REQUIRE(echod::add_fault("drop=0.5", next.faults) == "");
+        REQUIRE(echod::add_fault("slice=7", next.faults) == "");
+        Reload r = echod::compare_for_reload(running, next);
+        CHECK(echod::reload_notice("e.conf", r) == "reloaded e.conf: fault none -> slice=7 drop=0.5");
+        CHECK(echod::kept_warning(r) ==
+              "reload: fault on UDP none -> drop=0.5: cannot change live, kept until restart");
+    }
     SUBCASE("a fault seed given anew replaces it") {
         running.faults.seed = 42;
         next.faults.seed = 7;
