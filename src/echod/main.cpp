@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
     // A peer that closes while we write must cost only its connection: take
     // EPIPE from write(2) instead of dying of SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+    // A reload sent while echod starts (the file is being read anyway) must
+    // not kill it: ignored until the server or the --workers parent handles
+    // SIGHUP.
+    std::signal(SIGHUP, SIG_IGN);
     common::set_log_level(command.config.log_level);
     if (std::string error = echod::check_metrics_file(command.config.metrics_file); !error.empty()) {
         common::log_error("{}", error);
