@@ -24,8 +24,6 @@ const char* signal_name(int signum) {
             return "SIGTERM";
         case SIGUSR1:
             return "SIGUSR1";
-        case SIGHUP:
-            return "SIGHUP";
         default:
             return "signal";
     }
