@@ -13,6 +13,9 @@ namespace common {
 
 // "PROGRAM: what (see 'PROGRAM --help')"
 std::string usage_line(std::string_view program, std::string_view what);
+// The what of a usage_line, for a caller that reports it in another frame
+// (echod's reload); a line of another shape comes back whole.
+std::string_view usage_what(std::string_view program, std::string_view line);
 
 class GetoptArgs {
 public:

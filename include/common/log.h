@@ -12,7 +12,8 @@ enum class LogLevel { error = 0, warn = 1, info = 2, debug = 3 };
 
 std::string_view to_string(LogLevel level);
 
-// The threshold: messages above it are dropped. Set once at start-up.
+// The threshold: messages above it are dropped. Set at start-up, and again
+// by echod's reload.
 void set_log_level(LogLevel level);
 LogLevel log_level();
 

@@ -38,8 +38,10 @@ public:
     ConnectionList(const ConnectionList&) = delete;
     ConnectionList& operator=(const ConnectionList&) = delete;
 
-    // 0: no idle timeout, no activity order.
-    void set_idle_timeout(std::uint64_t ms) { idle_timeout_ms_ = ms; }
+    // 0: no idle timeout, no activity order. Turned on while nodes are
+    // linked (a reload), it counts their idleness from now_ms: without a
+    // timeout nothing kept their activity.
+    void set_idle_timeout(std::uint64_t ms, std::uint64_t now_ms = 0);
     std::uint64_t idle_timeout_ms() const { return idle_timeout_ms_; }
     // Whether touch() needs the time: callers on the hot path ask first,
     // so that without a timeout they do not even read the clock.

@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <vector>
 
 namespace echod {
@@ -56,11 +57,30 @@ private:
 // What the connections and the UDP sockets of one loop share.
 struct FaultContext {
     FaultContext(uv_loop_t* loop, const FaultConfig& config)
-        : config(config), plan(config.share, config.seed.value_or(0)), clock(loop) {}
+        : configs{config}, plan(config.share, config.seed.value_or(0)), clock(loop) {}
 
-    FaultConfig config;
+    // The faults a connection accepted now draws: the latest reload's (none
+    // at all after a reload that took them away).
+    const FaultConfig& config() const { return configs.back(); }
+    // The faults the UDP sockets started with, and keep.
+    const FaultConfig& first_config() const { return configs.front(); }
+    // A reload: connections accepted from now on draw from faults, the
+    // draws started afresh from its seed.
+    void replace(const FaultConfig& faults) {
+        configs.push_back(faults);
+        plan = FaultPlan(faults.share, faults.seed.value_or(0));
+    }
+
+    // A connection keeps the faults it drew (its shaper refers to them), so
+    // the configs of earlier reloads stay: one per reload that changed them.
+    std::deque<FaultConfig> configs;
     FaultPlan plan;
     FaultClock clock;
 };
+
+// The faults-on line, at every log level (a faulty echod must never pass
+// for a healthy one), with the seed that replays it: at start, and at a
+// reload that turns faults on or changes them.
+void announce_faults(const FaultConfig& faults);
 
 }  // namespace echod

@@ -45,6 +45,9 @@ struct FaultConfig {
     bool shapes_writes() const { return slice != 0 || delay || rate != 0; }
 };
 
+// The same faults given (specs, share and seed): a reload changed nothing.
+bool same_faults(const FaultConfig& a, const FaultConfig& b);
+
 // The largest numbers a spec takes.
 inline constexpr double max_fault_seconds = 3600;
 inline constexpr std::uint64_t max_fault_rate = 4096ULL * 1024 * 1024;  // bytes per second

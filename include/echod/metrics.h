@@ -16,6 +16,12 @@
 
 namespace echod {
 
+// A --workers worker's stats interval, from the config as given: how often
+// it sends its stats to the parent. With --metrics-listen (served by the
+// parent) at least once a second, so that the parent's sums lag by a
+// second at most.
+double worker_stats_interval(const Config& given);
+
 class Metrics {
 public:
     // snapshot: the counters and gauges, now. The timer joins loop at once,
@@ -27,6 +33,9 @@ public:
     // Reports every --stats-interval (or the metrics file's default), and
     // writes the file's first version, so that it exists from the start.
     void start();
+    // A reload changed the interval or the file: the timer starts again
+    // from now (0 stops it), and a new file is written at once.
+    void restart();
     // SIGUSR1: a stats line now (and the file).
     void report_now();
     // The final figures, after the loop has stopped.

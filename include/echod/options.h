@@ -59,7 +59,8 @@ struct CommandLine {
     };
     Action action = Action::run;
     Config config;
-    std::string error;  // the whole line for usage_error, without "\n"
+    std::string error;        // the whole line for usage_error, without "\n"
+    std::string config_file;  // --config's value (the last one given); "" without
 };
 
 // A config file is text of at most this size (the example is 2 KiB).
@@ -81,6 +82,11 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
 // listen may repeat. Returns "" or the one-line error naming path, line and
 // key.
 std::string apply_config_text(std::string_view text, std::string_view path, Config& config);
+
+// A metrics file that can never be written is an error when it is given
+// (at start, at a reload), not a warning at every interval: a temporary is
+// made beside it, and removed. "" or "--metrics-file: PATH: reason".
+std::string check_metrics_file(const std::string& path);
 
 // The text of --help, with every option and its default.
 std::string help_text();

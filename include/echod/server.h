@@ -12,6 +12,7 @@
 #include "echod/metrics.h"
 #include "echod/metrics_http.h"
 #include "echod/options.h"
+#include "echod/reload.h"
 #include "echod/ring_pool.h"
 #include "echod/stats.h"
 
@@ -25,7 +26,9 @@ namespace echod {
 
 class Server {
 public:
-    Server(uv_loop_t* loop, const Config& config);
+    // source: what SIGHUP reads again (the config's origin; config itself
+    // may carry a --workers worker's adjustments).
+    Server(uv_loop_t* loop, const Config& config, ConfigSource& source);
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 
@@ -48,6 +51,8 @@ private:
     void notify_ready();
     void start_idle_sweep();
     void log_summary();
+    void reload();                                // SIGHUP
+    void apply_live_options(const Config& next);  // the one place a reload changes the running config
 
     void refuse(uv_stream_t* listener);
     void begin_drain(int signum);
@@ -57,12 +62,14 @@ private:
     Stats snapshot() const;  // the counters plus the gauges, now
 
     uv_loop_t* loop_;
-    Config config_;
+    ConfigSource& source_;
+    Config config_;  // Metrics and Listeners hold a reference: changed only by apply_live_options
     State state_ = State::starting;
     int exit_status_ = 0;
     uv_signal_t sigint_{};
     uv_signal_t sigterm_{};
     uv_signal_t sigusr1_{};              // a stats line
+    uv_signal_t sighup_{};               // reload the --config file
     uv_timer_t drain_timer_{};           // bounds the drain after the first signal
     uv_timer_t idle_timer_{};            // one sweep timer for every connection's idle timeout
     common::RateLimit accept_warnings_;  // out of descriptors, at most once a second

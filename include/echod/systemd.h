@@ -2,6 +2,7 @@
 // (so it builds anywhere): socket activation and readiness notification.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,5 +19,14 @@ std::vector<int> take_listen_fds(std::string& error);
 // datagram socket (a path, or an abstract name starting with '@'). Does
 // nothing when the variable is unset. Returns "" or the failing call.
 std::string notify_systemd(std::string_view state);
+
+// "RELOADING=1\nMONOTONIC_USEC=N": what a reload sends before it starts
+// (systemd 253+ wants the time with it, in CLOCK_MONOTONIC microseconds;
+// older ones ignore it); READY=1 follows once it is done.
+std::string reloading_state(std::uint64_t monotonic_usec);
+// Sends state, and logs a warning if that failed.
+void notify_systemd_or_warn(std::string_view state);
+// reloading_state(now), sent.
+void notify_systemd_reloading();
 
 }  // namespace echod

@@ -10,6 +10,15 @@ std::string usage_line(std::string_view program, std::string_view what) {
     return fmt::format("{0}: {1} (see '{0} --help')", program, what);
 }
 
+std::string_view usage_what(std::string_view program, std::string_view line) {
+    std::string prefix = fmt::format("{}: ", program);
+    std::string suffix = fmt::format(" (see '{} --help')", program);
+    if (line.size() < prefix.size() + suffix.size() || !line.starts_with(prefix) || !line.ends_with(suffix)) {
+        return line;
+    }
+    return line.substr(prefix.size(), line.size() - prefix.size() - suffix.size());
+}
+
 GetoptArgs::GetoptArgs(std::string_view program, std::span<const char* const> args, const option* long_options,
                        const char* short_options)
     : program_(program),

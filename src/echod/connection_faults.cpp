@@ -23,11 +23,14 @@ constexpr std::uint64_t peer_check_us = 250000;  // a quarter of a second
 
 void Connection::draw_faults() {
     FaultContext& faults = *context_.faults;
+    if (!faults.config().any()) {
+        return;  // a reload took them away
+    }
     std::optional<std::uint64_t> seed = faults.plan.draw_connection();
     if (!seed) {
         return;
     }
-    faults_ = std::make_unique<FaultyPeer>(faults.config, *seed, FaultClock::now_us());
+    faults_ = std::make_unique<FaultyPeer>(faults.config(), *seed, FaultClock::now_us());
     faults_->timer.owner = this;
     faults_->timer.fire = on_fault_timer;
     ++context_.stats.fault_connections;

@@ -4,6 +4,15 @@
 
 namespace echod {
 
+void ConnectionList::set_idle_timeout(std::uint64_t ms, std::uint64_t now_ms) {
+    if (idle_timeout_ms_ == 0 && ms != 0) {
+        for (Node* node = newest_; node != nullptr; node = node->older_) {
+            node->last_active_ms_ = now_ms;
+        }
+    }
+    idle_timeout_ms_ = ms;
+}
+
 void ConnectionList::link(Node* node, std::uint64_t now_ms) {
     node->last_active_ms_ = now_ms;
     link_front(node);

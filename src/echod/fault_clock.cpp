@@ -1,5 +1,6 @@
 #include "echod/fault_clock.h"
 
+#include "common/log.h"
 #include "common/uv_owner.h"
 
 namespace echod {
@@ -52,6 +53,12 @@ void FaultClock::on_timer(uv_timer_t* handle) {
         timer->fire(timer->owner);
     }
     self->arm();
+}
+
+void announce_faults(const FaultConfig& faults) {
+    if (faults.any()) {
+        common::write_log_line("warn", "faults on: {}", fmt::make_format_args(describe_faults(faults)));
+    }
 }
 
 }  // namespace echod

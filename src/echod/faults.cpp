@@ -179,6 +179,10 @@ std::string add_fault(std::string_view spec, FaultConfig& faults) {
     return {};
 }
 
+bool same_faults(const FaultConfig& a, const FaultConfig& b) {
+    return a.specs == b.specs && a.share == b.share && a.seed == b.seed;
+}
+
 std::string describe_faults(const FaultConfig& faults) {
     std::string out;
     for (const std::string& spec : faults.specs) {

@@ -305,9 +305,9 @@ bool Listeners::start_udp(const sockaddr_storage& address) {
     uv_udp_init(loop_, udp);
     udp->data = &socket;
     socket.owner = this;
-    if (faults_ != nullptr && (faults_->config.delay || faults_->config.drop > 0)) {
+    if (faults_ != nullptr && (faults_->first_config().delay || faults_->first_config().drop > 0)) {
         // A generator of its own per socket, apart from the connections'.
-        std::uint64_t seed = faults_->config.seed.value_or(0) ^ (0x5544500000000000ULL + udp_.size());
+        std::uint64_t seed = faults_->first_config().seed.value_or(0) ^ (0x5544500000000000ULL + udp_.size());
         socket.faults = std::make_unique<UdpFaults>(*faults_, stats_, udp, config_.buffer_size, seed);
     }
 

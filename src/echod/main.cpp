@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "echod/options.h"
+#include "echod/reload.h"
 #include "echod/server.h"
 #include "echod/supervisor.h"
 #include "echod_version.h"
@@ -17,7 +18,8 @@
 namespace {
 
 // One single-threaded echod: one loop, one server, until it has drained.
-int serve(const echod::Config& config) {
+// source: what SIGHUP reads again.
+int serve(const echod::Config& config, echod::ConfigSource& source) {
     uv_loop_t loop;
     if (int err = uv_loop_init(&loop); err != 0) {
         common::log_error("uv_loop_init: {}", uv_strerror(err));
@@ -25,7 +27,7 @@ int serve(const echod::Config& config) {
     }
     int status = 0;
     {
-        echod::Server server(&loop, config);
+        echod::Server server(&loop, config, source);
         status = server.run();
     }
     if (int err = uv_loop_close(&loop); err != 0) {
@@ -35,32 +37,12 @@ int serve(const echod::Config& config) {
     return status;
 }
 
-// A metrics file that can never be written is a start-up error, not a
-// warning at every interval: the same check as echobench's --histogram-out
-// (a temporary made beside it, and removed).
-bool metrics_file_writable(const std::string& path) {
-    if (path.empty()) {
-        return true;
-    }
-    common::AtomicFile probe;
-    if (std::string error = probe.open(path); !error.empty()) {
-        common::log_error("--metrics-file: {}: {}", common::printable(path, common::max_quoted_path), error);
-        return false;
-    }
-    return true;
-}
-
-// --fault: say so at every log level (a faulty echod must never pass for
-// a healthy one), with the seed that replays it, drawn here when not given
-// so that every worker uses the same one.
-void announce_faults(echod::FaultConfig& faults) {
-    if (!faults.any()) {
-        return;
-    }
+// The seed of the faults, drawn here when not given so that every worker
+// uses the same one, and a reload that adds faults has one too.
+void resolve_fault_seed(echod::FaultConfig& faults) {
     if (!faults.seed) {
         faults.seed = (std::uint64_t{std::random_device{}()} << 32U) ^ std::random_device{}() ^ uv_hrtime();
     }
-    common::write_log_line("warn", "faults on: {}", fmt::make_format_args(echod::describe_faults(faults)));
 }
 
 }  // namespace
@@ -85,14 +67,21 @@ int main(int argc, char** argv) {
     // A peer that closes while we write must cost only its connection: take
     // EPIPE from write(2) instead of dying of SIGPIPE.
     std::signal(SIGPIPE, SIG_IGN);
+    // A reload sent while echod starts (the file is being read anyway) must
+    // not kill it: ignored until the server or the --workers parent handles
+    // SIGHUP.
+    std::signal(SIGHUP, SIG_IGN);
     common::set_log_level(command.config.log_level);
-    if (!metrics_file_writable(command.config.metrics_file)) {
+    if (std::string error = echod::check_metrics_file(command.config.metrics_file); !error.empty()) {
+        common::log_error("{}", error);
         return 1;
     }
-    announce_faults(command.config.faults);
+    resolve_fault_seed(command.config.faults);
+    echod::announce_faults(command.config.faults);
 
+    echod::ConfigSource source({argv, static_cast<std::size_t>(argc)}, command.config_file, command.config);
     if (command.config.workers > 1) {
-        return echod::run_workers(command.config, serve);
+        return echod::run_workers(source, [&source](const echod::Config& config) { return serve(config, source); });
     }
-    return serve(command.config);
+    return serve(command.config, source);
 }

@@ -12,6 +12,13 @@
 
 namespace echod {
 
+double worker_stats_interval(const Config& given) {
+    if (!given.metrics_listen.empty() && (given.stats_interval_s == 0 || given.stats_interval_s > 1)) {
+        return 1;
+    }
+    return given.stats_interval_s;
+}
+
 Metrics::Metrics(uv_loop_t* loop, const Config& config, std::function<Stats()> snapshot)
     : loop_(loop), config_(config), snapshot_(std::move(snapshot)) {
     uv_timer_init(loop_, &timer_);
@@ -31,6 +38,13 @@ void Metrics::start() {
     if (!config_.metrics_file.empty() && config_.report_fd < 0) {
         report(false);  // the file exists from the start
     }
+}
+
+void Metrics::restart() {
+    uv_timer_stop(&timer_);
+    std::uint64_t since = last_reported_ms_;
+    start();
+    last_reported_ms_ = since;  // the next line's rates still cover the time since the last one
 }
 
 void Metrics::report_now() {

@@ -374,6 +374,7 @@ CommandLine parse_command_line(std::span<const char* const> args, const ReadFile
     }
 
     CommandLine merged;
+    merged.config_file = config_file;
     std::string error;
     std::optional<std::string> text = read_file(config_file, error);
     if (!text) {
@@ -404,6 +405,17 @@ std::optional<std::string> read_config_file(const std::string& path, std::string
         return std::nullopt;
     }
     return text;
+}
+
+std::string check_metrics_file(const std::string& path) {
+    if (path.empty()) {
+        return {};
+    }
+    common::AtomicFile probe;
+    if (std::string error = probe.open(path); !error.empty()) {
+        return fmt::format("--metrics-file: {}: {}", common::printable(path, common::max_quoted_path), error);
+    }
+    return {};
 }
 
 std::string help_text() {
@@ -477,7 +489,10 @@ std::string help_text() {
         "      --config FILE        read options from FILE: 'key = value' lines with\n"
         "                           the long option names, '#' comments; reuseaddr,\n"
         "                           reuseport, udp and proxy-protocol take true or\n"
-        "                           false; the command line wins\n"
+        "                           false; the command line wins. SIGHUP reads it\n"
+        "                           again: log-level, max-connections, idle-timeout,\n"
+        "                           shutdown-timeout, stats-interval, metrics-file and\n"
+        "                           the faults change live, the rest at a restart\n"
         "      --log-level LEVEL    error, warn, info or debug (default {})\n"
         "  -v, --verbose            same as --log-level debug\n"
         "  -q, --quiet              same as --log-level warn\n"
@@ -487,7 +502,8 @@ std::string help_text() {
         "Once listening, echod logs 'listening on HOST:PORT' (or unix:PATH) to\n"
         "stderr at every log level. SIGINT or SIGTERM drains connections and exits\n"
         "0; a second signal ends the drain at once and exits 1. SIGUSR1 logs one\n"
-        "stats line. Exit status: 0 ok, 1 runtime error, 2 usage error.\n",
+        "stats line. SIGHUP reloads the --config file. Exit status: 0 ok, 1 runtime\n"
+        "error, 2 usage error.\n",
         defaults.listen.front(), defaults.port, defaults.backlog, common::format_size(defaults.buffer_size),
         defaults.workers, defaults.max_connections, common::format_size(defaults.max_buffer_memory),
         defaults.idle_timeout_s, defaults.shutdown_timeout_s, defaults.stats_interval_s, default_metrics_interval_s,

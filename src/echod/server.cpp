@@ -35,8 +35,9 @@ std::uint64_t to_ms(double seconds) {
 
 }  // namespace
 
-Server::Server(uv_loop_t* loop, const Config& config)
+Server::Server(uv_loop_t* loop, const Config& config, ConfigSource& source)
     : loop_(loop),
+      source_(source),
       config_(config),
       faults_(config.faults.any() ? std::make_unique<FaultContext>(loop_, config.faults) : nullptr),
       proxy_(config.proxy_protocol ? std::make_unique<ProxyContext>(loop_) : nullptr),
@@ -80,9 +81,10 @@ void Server::init_handles() {
     uv_signal_init(loop_, &sigint_);
     uv_signal_init(loop_, &sigterm_);
     uv_signal_init(loop_, &sigusr1_);
+    uv_signal_init(loop_, &sighup_);
     uv_timer_init(loop_, &drain_timer_);
     uv_timer_init(loop_, &idle_timer_);
-    sigint_.data = sigterm_.data = sigusr1_.data = this;
+    sigint_.data = sigterm_.data = sigusr1_.data = sighup_.data = this;
     drain_timer_.data = idle_timer_.data = this;
 }
 
@@ -90,11 +92,12 @@ void Server::handle_signals() {
     uv_signal_start(&sigint_, on_signal, SIGINT);
     uv_signal_start(&sigterm_, on_signal, SIGTERM);
     uv_signal_start(&sigusr1_, on_signal, SIGUSR1);
+    uv_signal_start(&sighup_, on_signal, SIGHUP);
     // A --workers worker starts with these blocked (supervisor.cpp); now that
     // they are handled, one that came early is delivered, as a drain.
     sigset_t handled;
     sigemptyset(&handled);
-    for (int s : {SIGINT, SIGTERM, SIGUSR1}) {
+    for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) {
         sigaddset(&handled, s);
     }
     sigprocmask(SIG_UNBLOCK, &handled, nullptr);
@@ -108,17 +111,18 @@ int Server::fail_start() {
 }
 
 void Server::notify_ready() {
-    if (std::string failed = notify_systemd("READY=1"); !failed.empty()) {
-        common::log_warn("systemd notify: {}", failed);
-    }
+    notify_systemd_or_warn("READY=1");
     state_ = State::serving;
 }
 
 void Server::start_idle_sweep() {
+    uv_timer_stop(&idle_timer_);
+    // 0 stops the sweep; a timeout turned on by a reload counts from now.
+    context_.connections.set_idle_timeout(
+        config_.idle_timeout_s > 0 ? std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s)) : 0, uv_now(loop_));
     if (config_.idle_timeout_s > 0) {
         // One timer for all connections, ticking at a tenth of the timeout
         // (10 ms..1 s): a connection goes at most one tick late.
-        context_.connections.set_idle_timeout(std::max<std::uint64_t>(1, to_ms(config_.idle_timeout_s)));
         std::uint64_t tick = std::clamp<std::uint64_t>(context_.connections.idle_timeout_ms() / 10, 10, 1000);
         uv_timer_start(&idle_timer_, on_idle_check, tick, tick);
     }
@@ -212,6 +216,14 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
         self->metrics_.report_now();
         return;
     }
+    if (signum == SIGHUP) {
+        if (self->state_ == State::serving) {
+            self->reload();
+        } else {
+            common::log_info("SIGHUP while stopping: nothing reloaded");
+        }
+        return;
+    }
     if (self->state_ == State::serving) {
         self->begin_drain(signum);
         return;
@@ -222,13 +234,67 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
     self->close_connections();
 }
 
+void Server::reload() {
+    // A --workers worker: its parent read the file first, said what
+    // changed, and speaks to systemd; the worker says only that it is done
+    // (or, should the file have changed again since, what is wrong).
+    bool worker = config_.report_fd >= 0;
+    if (!worker) {
+        notify_systemd_reloading();
+    }
+    Reload reload = source_.reload();
+    if (!worker) {
+        log_reload(source_.path(), reload);
+    } else if (reload.outcome == Reload::Outcome::failed) {
+        common::log_error("worker {}: {}", uv_os_getpid(), failed_line(reload));
+    } else if (reload.outcome == Reload::Outcome::applied) {
+        common::log_notice("worker {}: reloaded {}", uv_os_getpid(),
+                           common::printable(source_.path(), common::max_quoted_path));
+    }
+    if (reload.outcome == Reload::Outcome::applied) {
+        apply_live_options(reload.config);
+    }
+    if (!worker) {
+        notify_systemd_or_warn("READY=1");
+    }
+}
+
+void Server::apply_live_options(const Config& next) {
+    Config before = config_;
+    copy_live_options(next, config_);
+    if (config_.report_fd >= 0) {
+        // A worker's interval is how often it reports to the parent.
+        config_.stats_interval_s = worker_stats_interval(next);
+    }
+    common::set_log_level(config_.log_level);
+    // max_connections and shutdown_timeout_s are read where they are used.
+    if (config_.idle_timeout_s != before.idle_timeout_s) {
+        start_idle_sweep();
+    }
+    if (config_.stats_interval_s != before.stats_interval_s || config_.metrics_file != before.metrics_file) {
+        metrics_.restart();
+    }
+    if (!same_faults(config_.faults, before.faults)) {
+        // Connections accepted from now on draw the new faults; those open
+        // keep what they drew. The context, once made, stays: connections
+        // that drew faults refer to it.
+        if (faults_) {
+            faults_->replace(config_.faults);
+        } else if (config_.faults.any()) {
+            faults_ = std::make_unique<FaultContext>(loop_, config_.faults);
+            context_.faults = faults_.get();
+        }
+        if (config_.report_fd < 0) {
+            announce_faults(config_.faults);
+        }
+    }
+}
+
 void Server::begin_drain(int signum) {
     common::log_info("{}: draining {} (up to {:g} s; signal again to stop now)", signal_name(signum),
                      common::plural(context_.stats.connections, "connection"), config_.shutdown_timeout_s);
     state_ = State::draining;
-    if (std::string failed = notify_systemd("STOPPING=1"); !failed.empty()) {
-        common::log_warn("systemd notify: {}", failed);
-    }
+    notify_systemd_or_warn("STOPPING=1");
     uv_timer_stop(&idle_timer_);  // the drain has its own deadline
     listeners_.close();
     context_.connections.for_each([](ConnectionList::Node& c) { static_cast<Connection&>(c).begin_drain(); });
@@ -269,8 +335,9 @@ void Server::close_own_handles() {
     if (proxy_) {
         proxy_->deadlines.close();
     }
-    for (uv_handle_t* handle : {common::as_handle(&sigint_), common::as_handle(&sigterm_), common::as_handle(&sigusr1_),
-                                common::as_handle(&drain_timer_), common::as_handle(&idle_timer_)}) {
+    for (uv_handle_t* handle :
+         {common::as_handle(&sigint_), common::as_handle(&sigterm_), common::as_handle(&sigusr1_),
+          common::as_handle(&sighup_), common::as_handle(&drain_timer_), common::as_handle(&idle_timer_)}) {
         if (!uv_is_closing(handle)) {
             uv_close(handle, on_own_handle_closed);
         }

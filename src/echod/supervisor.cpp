@@ -3,9 +3,12 @@
 #include "common/address.h"
 #include "common/file.h"
 #include "common/log.h"
+#include "echod/fault_clock.h"
 #include "echod/listeners.h"
+#include "echod/metrics.h"
 #include "echod/metrics_http.h"
 #include "echod/stats.h"
+#include "echod/systemd.h"
 #include "echod/worker_stats.h"
 
 #if defined(__linux__)
@@ -38,7 +41,7 @@ using Clock = std::chrono::steady_clock;
 // The signals the parent handles. They stay blocked but while ppoll()
 // sleeps, which unblocks them atomically: one that comes between a check
 // and the sleep is not missed. The handler only notes it.
-constexpr std::array<int, 4> handled_signals = {SIGINT, SIGUSR1, SIGTERM, SIGCHLD};  // handled in this order
+constexpr std::array<int, 5> handled_signals = {SIGINT, SIGUSR1, SIGHUP, SIGTERM, SIGCHLD};  // handled in this order
 std::array<volatile std::sig_atomic_t, NSIG> caught_signals{};
 
 extern "C" void note_signal(int signum) {
@@ -80,8 +83,12 @@ std::uint16_t bound_port(int fd) {
 
 class Supervisor {
 public:
-    Supervisor(const Config& config, const std::function<int(const Config&)>& run_worker)
-        : config_(config), run_worker_(run_worker), workers_(config.workers), totals_(config.workers) {}
+    Supervisor(ConfigSource& source, const std::function<int(const Config&)>& run_worker)
+        : source_(source),
+          config_(source.running()),
+          run_worker_(run_worker),
+          workers_(config_.workers),
+          totals_(config_.workers) {}
     ~Supervisor();
 
     int run() {
@@ -109,6 +116,8 @@ private:
     void start_workers();
     void start(Worker& w);
     void start_reporting();
+    void schedule_reports();
+    void reload();
     void supervise();
     void wait_for_events();
     void handle_signal(int signum);
@@ -119,9 +128,10 @@ private:
     void finish_reporting();
     Clock::time_point next_wake() const;
 
-    const Config& config_;
+    ConfigSource& source_;
+    Config config_;  // as given; a reload changes its live options
     const std::function<int(const Config&)>& run_worker_;
-    Config worker_config_;
+    Config worker_config_;       // what a worker starts with, a restarted one included
     std::vector<int> reserved_;  // bound, not listening: the port, kept for restarts
     int report_read_ = -1;       // the parent's end of the workers' stats pipe
     int report_write_ = -1;      // the workers' end
@@ -190,9 +200,7 @@ bool Supervisor::start_metrics_http() {
     // it, and report every second (a worker's stats interval is only how
     // often it sends its stats here), so the sums lag by a second at most.
     worker_config_.metrics_listen.clear();
-    if (worker_config_.stats_interval_s == 0 || worker_config_.stats_interval_s > 1) {
-        worker_config_.stats_interval_s = 1;
-    }
+    worker_config_.stats_interval_s = worker_stats_interval(config_);
     if (int err = uv_loop_init(&http_loop_); err != 0) {
         common::log_error("--metrics-listen: uv_loop_init: {}", uv_strerror(err));
         return false;
@@ -284,12 +292,12 @@ void Supervisor::start(Worker& w) {
         for (int s : handled_signals) {
             sigaction(s, &default_action, nullptr);  // the parent's note_signal is not the worker's
         }
-        // SIGINT, SIGTERM and SIGUSR1 stay blocked until the worker's own
+        // SIGINT, SIGTERM, SIGUSR1 and SIGHUP stay blocked until the worker's own
         // handlers are in (Server::run unblocks them): one sent while the
         // worker is still starting (a restart under a stop, a slow start
         // under valgrind) waits for them instead of killing it.
         sigset_t worker_mask = previous_mask_;
-        for (int s : {SIGINT, SIGTERM, SIGUSR1}) {
+        for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) {
             sigaddset(&worker_mask, s);
         }
         sigprocmask(SIG_SETMASK, &worker_mask, nullptr);
@@ -307,16 +315,48 @@ void Supervisor::start(Worker& w) {
 void Supervisor::start_reporting() {
     // The parent, which does no echo I/O, reports for the whole server: the
     // workers send it their stats, it sums them.
+    last_reported_at_ = Clock::now();
+    schedule_reports();
+    if (!config_.metrics_file.empty()) {
+        report(false);  // the file exists from the start
+    }
+}
+
+void Supervisor::schedule_reports() {
     double interval = config_.stats_interval_s;
     if (interval == 0 && !config_.metrics_file.empty()) {
         interval = default_metrics_interval_s;
     }
     interval_ = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
-    last_reported_at_ = Clock::now();
-    next_report_ = last_reported_at_ + interval_;
-    if (!config_.metrics_file.empty()) {
-        report(false);  // the file exists from the start
+    next_report_ = Clock::now() + interval_;
+}
+
+void Supervisor::reload() {
+    // The parent reads the file first: a file that does not parse is said
+    // once, here, and the workers are left alone. Otherwise each worker
+    // reads it again itself (a worker restarted later starts with the new
+    // live options) and says it is done.
+    notify_systemd_reloading();
+    Reload reload = source_.reload();
+    log_reload(source_.path(), reload);
+    if (reload.outcome == Reload::Outcome::applied) {
+        Config before = config_;
+        copy_live_options(reload.config, config_);
+        copy_live_options(reload.config, worker_config_);
+        worker_config_.stats_interval_s = worker_stats_interval(config_);
+        common::set_log_level(config_.log_level);
+        if (config_.stats_interval_s != before.stats_interval_s || config_.metrics_file != before.metrics_file) {
+            schedule_reports();
+            if (!config_.metrics_file.empty() && config_.metrics_file != before.metrics_file) {
+                report(false);  // the new file exists from now
+            }
+        }
+        if (!same_faults(config_.faults, before.faults)) {
+            announce_faults(config_.faults);
+        }
+        forward(SIGHUP);
     }
+    notify_systemd_or_warn("READY=1");
 }
 
 Clock::time_point Supervisor::next_wake() const {
@@ -398,6 +438,12 @@ void Supervisor::handle_signal(int signum) {
         }
         stopping_ = true;
         forward(signum);
+    } else if (signum == SIGHUP) {
+        if (stopping_) {
+            common::log_info("SIGHUP while stopping: nothing reloaded");
+        } else {
+            reload();
+        }
     } else if (signum == SIGUSR1) {
         // Each worker answers with fresh stats; the line waits for them.
         for (Worker& w : workers_) {
@@ -485,8 +531,8 @@ void Supervisor::finish_reporting() {
 
 }  // namespace
 
-int run_workers(const Config& config, const std::function<int(const Config&)>& run_worker) {
-    return Supervisor(config, run_worker).run();
+int run_workers(ConfigSource& source, const std::function<int(const Config&)>& run_worker) {
+    return Supervisor(source, run_worker).run();
 }
 
 }  // namespace echod

@@ -1,5 +1,6 @@
 #include "echod/systemd.h"
 
+#include "common/log.h"
 #include "common/parse.h"
 
 #include <sys/socket.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace echod {
 namespace {
@@ -66,6 +68,23 @@ std::string notify_systemd(std::string_view state) {
     std::string error = sent < 0 ? fmt::format("sendto {}: {}", common::printable(name), std::strerror(errno)) : "";
     ::close(fd);
     return error;
+}
+
+std::string reloading_state(std::uint64_t monotonic_usec) {
+    return fmt::format("RELOADING=1\nMONOTONIC_USEC={}", monotonic_usec);
+}
+
+void notify_systemd_or_warn(std::string_view state) {
+    if (std::string failed = notify_systemd(state); !failed.empty()) {
+        common::log_warn("systemd notify: {}", failed);
+    }
+}
+
+void notify_systemd_reloading() {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    auto usec = static_cast<std::uint64_t>(now.tv_sec) * 1000000 + static_cast<std::uint64_t>(now.tv_nsec) / 1000;
+    notify_systemd_or_warn(reloading_state(usec));
 }
 
 }  // namespace echod

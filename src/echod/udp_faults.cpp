@@ -21,7 +21,7 @@ UdpFaults::UdpFaults(FaultContext& faults, Stats& stats, uv_udp_t* udp, std::siz
 }
 
 void UdpFaults::receive(const char* data, std::size_t length, const sockaddr* from) {
-    const FaultConfig& config = faults_.config;
+    const FaultConfig& config = faults_.first_config();
     // One draw per datagram whatever P is, so the same seed drops the same
     // datagrams by arrival order.
     if (config.drop > 0 && draws_.uniform() < config.drop) {

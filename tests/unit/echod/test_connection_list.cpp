@@ -159,3 +159,20 @@ TEST_CASE("the sweep reports the entries idle at a time, oldest first") {
         CHECK(order(list) == std::vector<int>{3});
     }
 }
+
+TEST_CASE("an idle timeout turned on while connections are open counts from then") {
+    ConnectionList list;  // no timeout: no activity kept
+    Entry a(1);
+    Entry b(2);
+    list.link(&a, 0);
+    list.link(&b, 500);
+    list.set_idle_timeout(100, 10000);
+    CHECK(idle_at(list, 10050).empty());
+    CHECK(idle_at(list, 10100) == std::vector<int>{1, 2});
+    // Changed, not turned on: the activity kept so far stands.
+    list.touch(&a, 10200);
+    list.set_idle_timeout(50, 20000);
+    CHECK(idle_at(list, 10240) == std::vector<int>{2});
+    list.unlink(&a);
+    list.unlink(&b);
+}
