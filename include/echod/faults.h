@@ -57,6 +57,9 @@ inline constexpr std::uint64_t max_fault_rate = 4096ULL * 1024 * 1024;  // bytes
 // reason, naming the spec ("'slice=0': ...").
 std::string add_fault(std::string_view spec, FaultConfig& faults);
 
+// The specs given, printable, space-separated ("" when none).
+std::string fault_specs_text(const FaultConfig& faults);
+
 // "slice=7,pause=0.001 delay=0.002 (share 0.5, seed 42)": what the faults
 // on: line shows. Needs the seed resolved.
 std::string describe_faults(const FaultConfig& faults);

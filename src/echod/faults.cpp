@@ -183,7 +183,7 @@ bool same_faults(const FaultConfig& a, const FaultConfig& b) {
     return a.specs == b.specs && a.share == b.share && a.seed == b.seed;
 }
 
-std::string describe_faults(const FaultConfig& faults) {
+std::string fault_specs_text(const FaultConfig& faults) {
     std::string out;
     for (const std::string& spec : faults.specs) {
         if (!spec.empty()) {
@@ -191,7 +191,11 @@ std::string describe_faults(const FaultConfig& faults) {
             out += common::printable(spec);
         }
     }
-    return fmt::format("{} (share {:g}, seed {})", out, faults.share, faults.seed.value_or(0));
+    return out;
+}
+
+std::string describe_faults(const FaultConfig& faults) {
+    return fmt::format("{} (share {:g}, seed {})", fault_specs_text(faults), faults.share, faults.seed.value_or(0));
 }
 
 std::uint64_t FaultRandom::next() {

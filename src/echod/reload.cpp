@@ -3,6 +3,7 @@
 #include "common/getopt_args.h"
 #include "common/log.h"
 #include "common/parse.h"
+#include "echod/faults.h"
 
 #include <fmt/format.h>
 
@@ -16,27 +17,17 @@ std::string quoted_or_none(const std::string& path) {
 }
 
 std::string fault_specs(const FaultConfig& faults) {
-    std::string specs;
-    for (const std::string& spec : faults.specs) {
-        if (!spec.empty()) {
-            specs += specs.empty() ? "" : " ";
-            specs += common::printable(spec);
-        }
-    }
+    std::string specs = fault_specs_text(faults);
     return specs.empty() ? "none" : specs;
 }
 
 // The faults a UDP socket applies (drop, delay): made at start, and kept.
 std::string udp_fault_specs(const FaultConfig& faults) {
-    std::string specs;
+    FaultConfig udp;
     for (Fault fault : {Fault::delay, Fault::drop}) {
-        const std::string& spec = faults.specs[static_cast<std::size_t>(fault)];
-        if (!spec.empty()) {
-            specs += specs.empty() ? "" : " ";
-            specs += common::printable(spec);
-        }
+        udp.specs[static_cast<std::size_t>(fault)] = faults.specs[static_cast<std::size_t>(fault)];
     }
-    return specs.empty() ? "none" : specs;
+    return fault_specs(udp);
 }
 
 std::string joined(const std::vector<std::string>& items) {
