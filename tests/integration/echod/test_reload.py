@@ -47,6 +47,12 @@ class ReloadTestCase(EchodTestCase):
         signals are handled in order)."""
         if text is not None:
             self.write_config(text)
+        # A line echod wrote just before (a refusal's warning, say) may not
+        # have reached d.lines yet: a stats line asked for now comes after
+        # it on the same pipe, so once that is read, so is everything before.
+        mark = len(d.lines)
+        d.signal(signal.SIGUSR1)
+        d.wait_for_line(r"notice: stats: ", start=mark)
         mark = len(d.lines)
         d.signal(signal.SIGHUP)
         d.wait_for_line(RELOAD_DONE, start=mark)
