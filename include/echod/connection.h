@@ -1,36 +1,42 @@
 // One accepted connection, TCP or Unix stream socket (as its listener is):
 // reads into a borrowed ring, writes the ring back out, and closes itself
-// when done. Everything goes through uv_stream_t; only Nagle, RST and
-// TCP_INFO are TCP's (a Unix socket has no Nagle, closes for a reset, and
-// tells its peer's state by poll()).
+// when done. libuv only says when the socket is ready (a uv_poll_t); the
+// connection reads, writes and shuts down its socket itself, with read(2),
+// write(2)/writev(2) and shutdown(2): libuv's stream layer costs about 100
+// instructions per echo more than that (tools/bench --callgrind), and the
+// ring already is the write queue. Only Nagle, RST and TCP_INFO are TCP's
+// (a Unix socket has no Nagle, closes for a reset, and tells its peer's
+// state by poll()).
 //
 // Lifecycle (state_):
 //
-//   open ──peer EOF or server drain──> flushing ──ring empty──> shutting_down
-//     │                                                             │ FIN sent
-//     │                      peer had sent EOF: close <─────────────┤
-//     │                                server drain: discarding ────┘
-//     │                                   (read and drop until EOF)
+//   open ──peer EOF or server drain──> flushing ──ring empty──┐
+//     │                                                        │
+//     │           peer had sent EOF: close (FIN) <─────────────┤
+//     │      server drain: FIN (shutdown), discarding <────────┘
+//     │                       (read and drop until EOF)
 //     └── any error, at any point ──> closing ──> on_close: freed
 //
 // In `open`, reading stops while the ring is full (backpressure) and resumes
-// as writes drain it. The object is freed only in its close callback.
+// as writes drain it. Bytes the socket does not take at once stay in the
+// ring, and go out as it becomes writable. The object is freed only in its
+// close callback.
 //
 // A connection that drew faults (--fault) also has a FaultyPeer: its writes
 // go through write_shaped (connection_faults.cpp), which asks the shaper
-// how much may go now, writes that much with uv_write (one write in flight,
-// as always), and waits on the loop's fault clock for the rest.
+// how much may go now, queues that much as any write that waits for the
+// socket (one at a time), and waits on the loop's fault clock for the rest.
 // After its close=/reset=/stall= count it ends with a FIN (flushing with
 // the ring dropped), an RST (closing), or in `stalled`: neither reading
 // nor writing until the peer closes. An honest connection pays one pointer
 // test on the way.
 //
 // With --proxy-protocol a connection first reads its PROXY header
-// (connection_proxy.cpp) through a read callback of its own, into the ring
+// (connection_proxy.cpp) through a read handler of its own, into the ring
 // as always: the header's bytes are taken out, the bytes after it stay and
 // are echoed, and from then on on_read reads as for any connection. A bad,
 // over-long or late header (5 s) closes the connection unechoed. The echo
-// path pays nothing for it: the header phase is a different callback.
+// path pays one pointer test for it.
 #pragma once
 
 #include "common/rate_limit.h"
@@ -69,45 +75,6 @@ struct ProxyContext {
 // A header not complete this long after the accept closes the connection.
 inline constexpr std::uint64_t proxy_header_timeout_us = 5'000'000;
 
-// A write or the half-close in flight. Lent by a RequestPool only while it
-// is in flight, so that an idle connection carries no libuv request (a
-// uv_write_t and a uv_shutdown_t are 272 bytes); writes that the socket
-// takes at once (write_ring's writev) need none at all.
-union Request {
-    uv_write_t write;
-    uv_shutdown_t shutdown;
-};
-
-// Requests given back, kept for the next one: no allocation per write in the
-// steady state. Keeps at most max_spare (192 KiB).
-class RequestPool {
-public:
-    RequestPool() = default;
-    RequestPool(const RequestPool&) = delete;
-    RequestPool& operator=(const RequestPool&) = delete;
-
-    Request* acquire() {
-        if (spare_.empty()) {
-            return new Request{};
-        }
-        Request* request = spare_.back().release();
-        spare_.pop_back();
-        return request;
-    }
-    void release(Request* request) {
-        if (spare_.size() < max_spare) {
-            spare_.emplace_back(request);
-        } else {
-            delete request;
-        }
-    }
-
-    static constexpr std::size_t max_spare = 1024;
-
-private:
-    std::vector<std::unique_ptr<Request>> spare_;
-};
-
 struct ConnectionContext {
     ConnectionContext(uv_loop_t* loop, std::size_t ring_capacity, std::size_t max_rings, uv_buf_t discard,
                       std::function<void()> on_closed)
@@ -121,7 +88,6 @@ struct ConnectionContext {
     uv_loop_t* loop;                  // every connection's handles live here
     RingPool rings;                   // lends a ring while bytes are in flight, within the budget
     RingWaiters ring_waiters;         // connections with bytes to read and no ring to read into
-    RequestPool requests;             // the writes and half-closes in flight
     Stats stats;                      // counters the connection bumps itself
     ConnectionList connections;       // live connections; each links itself in and out
     uv_buf_t discard;                 // input read and dropped during a drain
@@ -147,9 +113,10 @@ struct ProxyPhase {
 // bases, so that neither needs a pointer back.
 class Connection : public ConnectionList::Node, private RingWaiters::Node {
 public:
-    // Accepts the pending connection on listener into a new Connection that
-    // starts reading at once. Returns nullptr (and logs why) on failure.
-    static Connection* accept(ConnectionContext& context, uv_stream_t* listener);
+    // A new Connection for fd, just accepted (non-blocking; TCP, else a
+    // Unix socket), that starts reading at once. It owns fd from here on.
+    // Returns nullptr (and logs why, fd closed) on failure.
+    static Connection* accept(ConnectionContext& context, int fd, bool tcp);
 
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -164,53 +131,51 @@ public:
     bool closing() const { return state_ == State::closing; }
 
     // True when echoed bytes are still moving towards the peer although no
-    // callback said so: a queued write that shrank since the last byte
-    // moved (or since the last call), or, once everything is handed to the
-    // kernel, a kernel send queue that shrank since the last call. libuv
-    // reports only whole writes done, so a slow but steady reader would
-    // otherwise look idle. Asked only of connections that look idle (a
-    // syscall at most), so a peer that stops reading is closed after two
-    // timeouts at most.
+    // write said so: once everything is written, a kernel send queue that
+    // shrank since the last call (a write in part counts as activity by
+    // itself). A slow but steady reader would otherwise look idle. Asked
+    // only of connections that look idle (a syscall at most), so a peer
+    // that stops reading is closed after two timeouts at most.
     bool output_progressed();
 
     std::uint64_t bytes_echoed() const { return bytes_echoed_; }
 
 private:
-    enum class State { open, flushing, shutting_down, discarding, stalled, closing };
+    enum class State { open, flushing, discarding, stalled, closing };
 
     explicit Connection(ConnectionContext& context);
     ~Connection() = default;
 
-    static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
-    static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
-    static void after_write(uv_write_t* req, int status);
-    static void after_shutdown(uv_shutdown_t* req, int status);
+    static void on_poll(uv_poll_t* poll, int status, int events);
     static void on_close(uv_handle_t* handle);
-    static void on_header_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
 
-    void handle_read(ssize_t nread);
-    void handle_write_done(int status);
-    void handle_shutdown_done(int status);
+    void handle_readable();           // read(2) once, and echo it, or handle_read (or the header's)
+    uv_buf_t read_buffer();           // where a read goes if not into the pool's next ring (see handle_readable)
+    void handle_read(ssize_t nread);  // nread as libuv's: bytes read, 0, UV_EOF, UV_ENOBUFS or an error
+    void handle_writable();           // writes what waits; once all is out, carries on as after any write
+    void watch();                     // the poll asks for what reading_ and write_in_flight_ want
 
     void begin_echo();     // after the accept, or after the PROXY header: faults drawn, reading
     void start_reading();  // with on_read, or on_header_read while the PROXY header arrives
     void stop_reading();
-    void pause_reading();                         // the ring is full
-    void resume_reading();                        // writes made room
-    void write_ring();                            // echo what the ring holds: write_now, then write_rest
-    void echo_peeked(char* data, std::size_t n);  // on_read for n bytes read into the pool's next ring, at data
+    void pause_reading();   // the ring is full
+    void resume_reading();  // writes made room
+    void write_ring();      // echo what the ring holds: write_now, then write_rest
+    // n bytes read into the pool's next ring, at data; written of them went
+    // back at once (-1: the write failed, errno says why): the rest.
+    void echo_rest(char* data, std::size_t n, ssize_t written);
     ssize_t write_now(const uv_buf_t* bufs, unsigned int count);  // what the socket takes now; -1 if it closed
-    void count_written(std::size_t n) {                           // n bytes echoed
+    ssize_t write_failed();              // after a write's -1: 0 if the socket was only full, else -1 once closed
+    void count_written(std::size_t n) {  // n bytes echoed
         bytes_echoed_ += n;
         context_.stats.bytes_out += n;
         if (n > 0) {
             touch();
         }
     }
-    void write_rest();                // uv_write of what the ring holds
-    bool write_front(std::size_t n);  // uv_write of the ring's first n bytes; false if it closed
-    bool start_write(const uv_buf_t* bufs, unsigned int count);  // uv_write with a lent request; false if it closed
-    void after_output();  // room in the ring, flushed, ring idle: what follows a write
+    void write_rest() { queue_front(ring_->readable()); }  // what the ring holds waits for the socket
+    void queue_front(std::size_t n);                       // the ring's first n bytes wait for the socket
+    void after_output();                                   // room in the ring, flushed, ring idle: what follows a write
 
     // --fault (connection_faults.cpp).
     void draw_faults();   // at accept: does this one misbehave?
@@ -221,7 +186,7 @@ private:
     PeerState unix_peer();  // the same for a Unix socket, asked of poll()
     void watch_peer();      // held bytes and no reading: wake within peer_check_us to ask
     static void on_fault_timer(void* self);
-    void finish_if_flushed();                                // flushing and nothing left: half-close
+    void finish_if_flushed();                                // flushing and nothing left: FIN
     void return_ring_if_idle();                              // empty and no write in flight: back to the pool
     void give_back_ring();                                   // to the pool, and on to the longest waiting connection
     void wait_for_ring();                                    // the budget is spent: stop reading, join the queue
@@ -244,29 +209,23 @@ private:
             context_.connections.touch(this, uv_now(context_.loop));
         }
     }
-    uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
-    bool is_tcp() const { return tcp_.type == UV_TCP; }
+    bool is_tcp() const { return tcp_; }
 
-    union {
-        uv_tcp_t tcp_{};  // the socket; libuv keeps its address
-        uv_pipe_t pipe_;  // ... or, from a unix: listener, this
-    };
-    Request* write_req_ = nullptr;        // the one uv_write in flight, lent by context_.requests; else nullptr
-    Request* shutdown_req_ = nullptr;     // the half-close in flight, lent likewise; else nullptr
+    uv_poll_t poll_{};                    // says when fd_ is readable or writable
     ConnectionContext& context_;          // the loop, the pool, the stats, the list we are in
     std::unique_ptr<RingBuffer> ring_;    // borrowed while bytes are in flight
     std::unique_ptr<FaultyPeer> faults_;  // --fault, for this connection; nullptr: an honest echo
     std::unique_ptr<ProxyPhase> proxy_;   // --proxy-protocol, until the header is read; then nullptr
     State state_ = State::open;
-    bool reading_ = false;   // uv_read_start is active
+    int fd_ = -1;            // the socket, ours: closed by close()
+    int polled_ = 0;         // what poll_ asks for: UV_READABLE, UV_WRITABLE, both, or 0 (stopped)
+    bool tcp_ = true;        // else a Unix socket
+    bool reading_ = false;   // we want to read (the poll asks for UV_READABLE)
     bool paused_ = false;    // not reading because the ring is full
     bool peer_eof_ = false;  // the peer half-closed (or closed)
     bool carrying_ = false;  // carry_ holds a byte read while no ring was to be had
-    bool peeked_ = false;    // on_alloc gave the pool's next ring, not lent (see echo_peeked)
     char carry_ = 0;
-    uv_os_fd_t fd_ = -1;                 // the socket's descriptor, once accepted: write_ring writes to it directly
-    std::size_t write_in_flight_ = 0;    // bytes handed to uv_write, not yet done
-    std::size_t write_queue_seen_ = 0;   // libuv's write queue size when last looked at
+    std::size_t write_in_flight_ = 0;    // the ring's first bytes, waiting for the socket to take them
     std::size_t kernel_queue_seen_ = 0;  // unsent bytes in the kernel when last looked at
     std::uint64_t bytes_echoed_ = 0;     // written back to the peer
 };

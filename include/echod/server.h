@@ -39,7 +39,7 @@ public:
 private:
     enum class State { starting, serving, draining, stopping };
 
-    static void on_connection(uv_stream_t* listener, int status);
+    static void on_connection(void* data, int fd, bool tcp, int error);  // Listeners' AcceptCallback
     static void on_signal(uv_signal_t* handle, int signum);
     static void on_drain_timeout(uv_timer_t* timer);
     static void on_idle_check(uv_timer_t* timer);
@@ -54,7 +54,7 @@ private:
     void reload();                                // SIGHUP
     void apply_live_options(const Config& next);  // the one place a reload changes the running config
 
-    void refuse(uv_stream_t* listener);
+    void refuse(int fd);
     void begin_drain(int signum);
     void close_connections();
     void stop_if_drained();

@@ -4,6 +4,8 @@
 #include "common/log.h"
 #include "common/uv_owner.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -20,12 +22,10 @@ namespace echod {
 namespace {
 
 // A Unix socket's peer has no address worth showing: who it is instead.
-std::string unix_peer_and_local(uv_pipe_t* pipe) {
-    uv_os_fd_t fd = -1;
+std::string unix_peer_and_local(int fd) {
     sockaddr_storage local{};
     socklen_t local_length = sizeof local;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(pipe), &fd) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0) {
         return "?";
     }
     std::string where = common::format_address(reinterpret_cast<sockaddr*>(&local));
@@ -47,34 +47,46 @@ unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::arr
     return spans[1].empty() ? 1 : 2;
 }
 
+// read(2) once, as libuv reports it: the bytes read, UV_EOF, 0 when there
+// was nothing after all (EAGAIN), or an error.
+inline ssize_t read_socket(int fd, char* data, std::size_t size) {
+    ssize_t nread = 0;
+    do {
+        nread = ::read(fd, data, size);
+    } while (nread < 0 && errno == EINTR);
+    if (nread > 0) {
+        return nread;
+    }
+    if (nread == 0) {
+        return UV_EOF;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : uv_translate_sys_error(errno);
+}
+
 }  // namespace
 
 Connection::Connection(ConnectionContext& context) : context_(context) {
-    tcp_.data = this;
+    poll_.data = this;
 }
 
-Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener) {
+Connection* Connection::accept(ConnectionContext& context, int fd, bool tcp) {
     auto* connection = new Connection(context);
-    // uv_tcp_init cannot fail for AF_UNSPEC, nor uv_pipe_init; from here on
-    // the handle exists and the object may only die in on_close.
-    if (listener->type == UV_NAMED_PIPE) {
-        uv_pipe_init(context.loop, &connection->pipe_, 0);
-    } else {
-        uv_tcp_init(context.loop, &connection->tcp_);
+    connection->fd_ = fd;
+    connection->tcp_ = tcp;
+    if (int err = uv_poll_init_socket(context.loop, &connection->poll_, fd); err != 0) {
+        common::log_warn("accept: uv_poll_init: {}", uv_strerror(err));
+        ::close(fd);
+        delete connection;  // no handle yet: nothing for libuv to close
+        return nullptr;
     }
+    // From here on the handle exists, and the object may only die in on_close.
     context.connections.link(connection, uv_now(context.loop));
     ++context.stats.connections;
     ++context.stats.accepted;
-    int err = uv_accept(listener, connection->stream());
-    if (err != 0) {
-        common::log_warn("accept: {}", uv_strerror(err));
-        connection->close();
-        return nullptr;
-    }
-    uv_fileno(reinterpret_cast<uv_handle_t*>(&connection->tcp_), &connection->fd_);  // accepted: it has one
-    if (connection->is_tcp()) {
+    if (tcp) {
         // Echo latency matters more than packet count: never hold back a small write.
-        uv_tcp_nodelay(&connection->tcp_, 1);
+        int on = 1;
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     }
     if (context.proxy != nullptr) {
         connection->await_proxy_header();  // the echo begins once the header names the client
@@ -89,14 +101,14 @@ Connection* Connection::accept(ConnectionContext& context, uv_stream_t* listener
 
 std::string Connection::peer_and_local() {
     if (!is_tcp()) {
-        return unix_peer_and_local(&pipe_);
+        return unix_peer_and_local(fd_);
     }
     sockaddr_storage peer{};
     sockaddr_storage local{};
-    int peer_len = sizeof peer;
-    int local_len = sizeof local;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
-        uv_tcp_getsockname(&tcp_, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
+    socklen_t peer_len = sizeof peer;
+    socklen_t local_len = sizeof local;
+    if (::getpeername(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &local_len) != 0) {
         return "?";
     }
     return fmt::format("{} -> {}", common::format_address(reinterpret_cast<sockaddr*>(&peer)),
@@ -114,19 +126,14 @@ void Connection::begin_echo() {
 }
 
 void Connection::start_reading() {
-    int err = uv_read_start(stream(), on_alloc, proxy_ ? on_header_read : on_read);
-    if (err != 0) {
-        common::log_debug("uv_read_start: {}", uv_strerror(err));
-        close();
-        return;
-    }
     reading_ = true;
+    watch();
 }
 
 void Connection::stop_reading() {
     if (reading_) {
-        uv_read_stop(stream());
         reading_ = false;
+        watch();
     }
     context_.ring_waiters.remove(*this);
     if (paused_) {
@@ -137,10 +144,10 @@ void Connection::stop_reading() {
 
 void Connection::pause_reading() {
     // Backpressure: the ring is full, so the peer's bytes wait in the kernel
-    // and TCP's window pushes back on it. handle_write_done resumes.
+    // and TCP's window pushes back on it. after_output resumes.
     if (reading_) {
-        uv_read_stop(stream());
         reading_ = false;
+        watch();
         paused_ = true;
         ++context_.stats.paused;
         ++context_.stats.backpressure_pauses;
@@ -156,51 +163,102 @@ void Connection::resume_reading() {
     start_reading();
 }
 
-void Connection::on_alloc(uv_handle_t* handle, std::size_t /*suggested*/, uv_buf_t* buf) {
-    Connection* self = common::owner_of<Connection>(handle);
-    if (self->state_ == State::discarding) {
-        *buf = self->context_.discard;
+void Connection::watch() {
+    // Changes only what the loop's next epoll_ctl will ask for: no system
+    // call here. The echo's steady state asks for UV_READABLE throughout.
+    if (state_ == State::closing) {
+        return;  // uv_close stopped the poll
+    }
+    int wanted = (reading_ ? UV_READABLE : 0) | (write_in_flight_ != 0 ? UV_WRITABLE : 0);
+    if (wanted == polled_) {
         return;
     }
-    if (!self->ring_) {
-        if (self->state_ == State::open && !self->faults_ && !self->proxy_) {
-            if (std::span<char> all = self->context_.rings.peek_free(); !all.empty()) {
-                // Read into the ring the pool would lend next, without
-                // borrowing it yet: echo_peeked borrows it only if the
-                // socket does not take the echo back at once.
-                *buf = uv_buf_t{all.data(), all.size()};
-                self->peeked_ = true;
-                return;
-            }
-        }
-        self->ring_ = self->context_.rings.acquire();
-        if (!self->ring_) {
-            // --max-buffer-memory is spent. Read one byte at most, into
-            // carry_: if one comes, handle_read queues us for a ring; an
-            // EOF or error is handled as always; and libuv's read loop never
-            // spins on an empty buffer.
-            *buf = uv_buf_t{&self->carry_, 1};
-            return;
-        }
+    polled_ = wanted;
+    int err = wanted != 0 ? uv_poll_start(&poll_, wanted, on_poll) : uv_poll_stop(&poll_);
+    if (err != 0) {
+        common::log_debug("uv_poll_start: {}", uv_strerror(err));
+        close();
     }
-    // libuv reads straight into the ring's free space. An empty buffer (full
-    // ring) comes back as UV_ENOBUFS; on_read then pauses reading.
-    std::span<char> free = self->ring_->writable_spans()[0];
-    *buf = uv_buf_t{free.data(), free.size()};
 }
 
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    Connection* self = common::owner_of<Connection>(stream);
-    if (self->peeked_) {
-        self->peeked_ = false;
-        if (nread > 0) {
-            assert(self->state_ == State::open);  // as on_alloc saw it: nothing ran in between
-            self->echo_peeked(buf->base, static_cast<std::size_t>(nread));
+void Connection::on_poll(uv_poll_t* poll, int status, int events) {
+    Connection* self = common::owner_of<Connection>(poll);
+    if (status < 0) {
+        // POLLERR: the socket failed (a reset, most often), and libuv has
+        // stopped polling it. What failed is the socket's pending error.
+        self->polled_ = 0;
+        if (common::log_enabled(common::LogLevel::debug)) {
+            int error = 0;
+            socklen_t length = sizeof error;
+            ::getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &error, &length);
+            common::log_debug("socket: {}", error != 0 ? uv_strerror(uv_translate_sys_error(error)) : "error");
+        }
+        self->close();
+        return;
+    }
+    if ((events & UV_WRITABLE) != 0 && self->write_in_flight_ != 0) {
+        self->handle_writable();
+    }
+    if ((events & UV_READABLE) != 0 && self->reading_) {
+        self->handle_readable();
+    }
+}
+
+uv_buf_t Connection::read_buffer() {
+    if (state_ == State::discarding) {
+        return context_.discard;
+    }
+    if (!ring_) {
+        ring_ = context_.rings.acquire();
+        if (!ring_) {
+            // --max-buffer-memory is spent. Read one byte at most, into
+            // carry_: if one comes, handle_read queues us for a ring; an
+            // EOF or error is handled as always.
+            return uv_buf_t{&carry_, 1};
+        }
+    }
+    // Straight into the ring's free space. None (a full ring) is
+    // UV_ENOBUFS for handle_read, which pauses reading.
+    std::span<char> free = ring_->writable_spans()[0];
+    return uv_buf_t{free.data(), free.size()};
+}
+
+void Connection::handle_readable() {
+    if (!ring_ && state_ == State::open && !faults_ && !proxy_) {
+        // The echo's usual case, kept in this one frame: read into the ring
+        // the pool would lend next, without borrowing it yet, and write it
+        // straight back. Only if the socket does not take it all is the ring
+        // borrowed (echo_rest); otherwise the bytes never leave the pool.
+        std::span<char> spare = context_.rings.peek_free();
+        if (!spare.empty()) {
+            ssize_t nread = read_socket(fd_, spare.data(), spare.size());
+            if (nread <= 0) {
+                handle_read(nread);  // EOF, an error, or nothing: nothing is in the pool's ring
+                return;
+            }
+            auto n = static_cast<std::size_t>(nread);
+            context_.stats.bytes_in += n;
+            ssize_t written = 0;
+            do {
+                written = ::write(fd_, spare.data(), n);
+            } while (written < 0 && errno == EINTR);
+            if (static_cast<std::size_t>(written) == n) {
+                count_written(n);
+                return;
+            }
+            echo_rest(spare.data(), n, written);
             return;
         }
-        // EOF, an error, or nothing: nothing was read into the pool's ring.
     }
-    self->handle_read(nread);
+    // Anything else reads where read_buffer says: into our own ring, a ring
+    // the pool makes, carry_, or the drain's discard buffer.
+    uv_buf_t buf = read_buffer();
+    ssize_t nread = buf.len != 0 ? read_socket(fd_, buf.base, buf.len) : ssize_t{UV_ENOBUFS};
+    if (proxy_) {
+        handle_header_read(nread, &buf);
+    } else {
+        handle_read(nread);
+    }
 }
 
 void Connection::handle_read(ssize_t nread) {
@@ -210,11 +268,6 @@ void Connection::handle_read(ssize_t nread) {
     if (nread > 0) {
         context_.stats.bytes_in += static_cast<std::size_t>(nread);
         touch();
-        // The idle sweep measures a queued write's progress from the last
-        // byte moved: libuv may have sent part of it since it was queued,
-        // and counting that at the sweep would keep a stalled peer open for
-        // a second timeout. (Writes set this themselves.)
-        write_queue_seen_ = stream()->write_queue_size;
     }
     if (nread > 0 && state_ == State::discarding) {
         return;  // the drain drops input after our FIN
@@ -238,7 +291,8 @@ void Connection::handle_read(ssize_t nread) {
     } else if (nread == UV_ENOBUFS) {
         pause_reading();
     } else if (nread == UV_EOF) {
-        reading_ = false;  // libuv stops reading at EOF by itself
+        reading_ = false;  // nothing more to read, ever
+        watch();
         peer_eof_ = true;
         if (state_ == State::discarding) {
             close();
@@ -262,16 +316,11 @@ void Connection::handle_read(ssize_t nread) {
     return_ring_if_idle();
 }
 
-void Connection::echo_peeked(char* data, std::size_t n) {
-    // handle_read's work for bytes read into the pool's next ring (on_alloc),
-    // with no ring of ours and no write in flight: echoed at once, they
-    // never leave the pool.
-    context_.stats.bytes_in += n;
-    assert(stream()->write_queue_size == 0);  // no write in flight
-    write_queue_seen_ = 0;
-    uv_buf_t buf{data, n};
-    ssize_t written = write_now(&buf, 1);
-    if (written < 0) {
+void Connection::echo_rest(char* data, std::size_t n, ssize_t written) {
+    // n bytes read into the pool's next ring, at data, with no ring of ours
+    // and no write in flight; written of them went back at once (-1: the
+    // write failed, errno says why).
+    if (written < 0 && (written = write_failed()) < 0) {
         return;  // closed
     }
     count_written(static_cast<std::size_t>(written));  // touches: a byte moved
@@ -316,88 +365,49 @@ void Connection::write_ring() {
 }
 
 ssize_t Connection::write_now(const uv_buf_t* bufs, unsigned int count) {
-    // Most writes complete at once; only the remainder needs a request.
-    // This is uv_try_write's own writev, called directly: with no write in
-    // flight libuv's write queue is empty, the one thing uv_try_write checks
-    // first, and its checks and calls cost more than the echo's own work.
-    assert(write_in_flight_ == 0);
-    // As libuv does, write(2) for one buffer, writev(2) for two.
+    // Most writes complete at once; only the remainder waits for the
+    // socket. As libuv does, write(2) for one buffer, writev(2) for two.
     ssize_t written = 0;
     do {
         written = count == 1 ? ::write(fd_, bufs[0].base, bufs[0].len)
                              : ::writev(fd_, reinterpret_cast<const iovec*>(bufs), static_cast<int>(count));
     } while (written < 0 && errno == EINTR);
-    if (written < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
-            common::log_debug("write: {}", uv_strerror(-errno));
-            close();
-            return -1;
-        }
-        written = 0;  // the socket is full: all of it goes by uv_write
-    }
-    return written;
+    return written < 0 ? write_failed() : written;
 }
 
-void Connection::write_rest() {
-    std::array<uv_buf_t, 2> bufs{};
-    unsigned int count = to_bufs(ring_->readable_spans(), bufs);
-    // The ring's readable bytes stay put until after_write: reads only ever
-    // fill the free part, so the buffers stay valid while in flight.
-    if (!start_write(bufs.data(), count)) {
-        return;
-    }
-    write_in_flight_ = ring_->readable();
-    write_queue_seen_ = stream()->write_queue_size;
-}
-
-bool Connection::write_front(std::size_t n) {
-    std::array<uv_buf_t, 2> bufs{};
-    unsigned int count = to_bufs(ring_->readable_spans(n), bufs);
-    // after_write counts the bytes and carries on, as for any write.
-    if (!start_write(bufs.data(), count)) {
-        return false;
-    }
-    write_in_flight_ = n;
-    write_queue_seen_ = stream()->write_queue_size;
-    return true;
-}
-
-bool Connection::start_write(const uv_buf_t* bufs, unsigned int count) {
-    assert(write_req_ == nullptr);
-    write_req_ = context_.requests.acquire();
-    write_req_->write.data = this;
-    int err = uv_write(&write_req_->write, stream(), bufs, count, after_write);
-    if (err != 0) {
-        context_.requests.release(std::exchange(write_req_, nullptr));
-        common::log_debug("uv_write: {}", uv_strerror(err));
+ssize_t Connection::write_failed() {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+        common::log_debug("write: {}", uv_strerror(uv_translate_sys_error(errno)));
         close();
-        return false;
+        return -1;
     }
-    return true;
+    return 0;  // the socket is full: all of it waits
 }
 
-void Connection::after_write(uv_write_t* req, int status) {
-    common::owner_of<Connection>(req)->handle_write_done(status);
+void Connection::queue_front(std::size_t n) {
+    // The bytes stay put in the ring until written: reads only ever fill the
+    // free part. handle_writable writes them as the socket takes them.
+    assert(write_in_flight_ == 0 && n != 0);
+    write_in_flight_ = n;
+    watch();
 }
 
-void Connection::handle_write_done(int status) {
-    context_.requests.release(std::exchange(write_req_, nullptr));
-    std::size_t done = write_in_flight_;
-    write_in_flight_ = 0;
-    if (status != 0) {
-        // UV_ECANCELED when we closed first; anything else is the peer's fault.
-        if (state_ != State::closing) {
-            common::log_debug("write: {}", uv_strerror(status));
-            close();
-        }
-        return;
+void Connection::handle_writable() {
+    std::array<uv_buf_t, 2> bufs{};
+    unsigned int count = to_bufs(ring_->readable_spans(write_in_flight_), bufs);
+    ssize_t written = write_now(bufs.data(), count);
+    if (written < 0) {
+        return;  // closed
     }
-    ring_->consume(done);
-    bytes_echoed_ += done;
-    context_.stats.bytes_out += done;
-    touch();
-    write_ring();
+    ring_->consume(static_cast<std::size_t>(written));
+    write_in_flight_ -= static_cast<std::size_t>(written);
+    count_written(static_cast<std::size_t>(written));  // progress: not idle
+    if (write_in_flight_ != 0) {
+        return;  // the rest when the socket takes more
+    }
+    write_ring();  // more may have been read meanwhile
     after_output();
+    watch();  // no more UV_WRITABLE, unless write_ring queued more
 }
 
 void Connection::after_output() {
@@ -412,44 +422,25 @@ void Connection::finish_if_flushed() {
     if (state_ != State::flushing || write_in_flight_ != 0 || (ring_ && !ring_->empty())) {
         return;
     }
-    assert(shutdown_req_ == nullptr);
-    shutdown_req_ = context_.requests.acquire();
-    shutdown_req_->shutdown.data = this;
-    int err = uv_shutdown(&shutdown_req_->shutdown, stream(), after_shutdown);
-    if (err != 0) {
-        context_.requests.release(std::exchange(shutdown_req_, nullptr));
-        common::log_debug("shutdown: {}", uv_strerror(err));
+    if (peer_eof_) {
+        close();  // both sides done: close sends the FIN (no input is unread)
+        return;
+    }
+    // Server drain, or a fault's close=: our FIN now; then read and drop
+    // until the peer closes, so that closing never finds unread input (which
+    // would send RST).
+    if (::shutdown(fd_, SHUT_WR) != 0) {
+        common::log_debug("shutdown: {}", uv_strerror(uv_translate_sys_error(errno)));
         close();
         return;
     }
-    state_ = State::shutting_down;
-}
-
-void Connection::after_shutdown(uv_shutdown_t* req, int status) {
-    common::owner_of<Connection>(req)->handle_shutdown_done(status);
-}
-
-void Connection::handle_shutdown_done(int status) {
-    context_.requests.release(std::exchange(shutdown_req_, nullptr));
-    if (state_ == State::closing) {
-        return;
-    }
-    if (status != 0 || peer_eof_) {
-        close();
-        return;
-    }
-    // Server drain: our FIN is out; read and drop until the peer closes, so
-    // that closing never finds unread input (which would send RST).
     state_ = State::discarding;
     start_reading();
 }
 
 bool Connection::output_progressed() {
     if (write_in_flight_ != 0) {
-        std::size_t queued = stream()->write_queue_size;
-        bool moved = queued != write_queue_seen_;
-        write_queue_seen_ = queued;
-        return moved;
+        return false;  // every write of it in part touched: no touch since, no progress
     }
     std::size_t unsent = kernel_send_queue();
     bool moved = unsent != 0 && unsent != kernel_queue_seen_;
@@ -459,10 +450,8 @@ bool Connection::output_progressed() {
 
 std::size_t Connection::kernel_send_queue() {
 #ifdef SIOCOUTQ
-    uv_os_fd_t fd = -1;
     int unsent = 0;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 && ::ioctl(fd, SIOCOUTQ, &unsent) == 0 &&
-        unsent > 0) {
+    if (::ioctl(fd_, SIOCOUTQ, &unsent) == 0 && unsent > 0) {
         return static_cast<std::size_t>(unsent);
     }
 #endif
@@ -491,8 +480,8 @@ void Connection::wait_for_ring() {
     // wait in the kernel, and TCP holds the peer back. The next ring given
     // back is ours, in the order we came.
     if (reading_) {
-        uv_read_stop(stream());
         reading_ = false;
+        watch();
     }
     context_.ring_waiters.push(*this);
 }
@@ -550,21 +539,25 @@ void Connection::close() {
     if (state_ == State::closing) {
         return;
     }
-    stop_reading();  // settles the paused count; uv_close stops reading anyway
+    stop_reading();  // settles the paused count
     state_ = State::closing;
+    write_in_flight_ = 0;  // dropped with the ring, in on_close
     if (faults_) {
         context_.faults->clock.cancel(faults_->timer);
     }
     if (proxy_) {
         end_header_phase();
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+    // uv_close stops the poll at once (and takes fd_ out of epoll), so the
+    // socket can close now, as libuv closes its own: RST if input is
+    // unread, else FIN.
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), on_close);
+    ::close(fd_);
+    fd_ = -1;
 }
 
 void Connection::on_close(uv_handle_t* handle) {
     Connection* self = common::owner_of<Connection>(handle);
-    // libuv has called back every request with UV_ECANCELED by now.
-    assert(self->write_req_ == nullptr && self->shutdown_req_ == nullptr);
     if (self->ring_) {
         self->give_back_ring();
     }

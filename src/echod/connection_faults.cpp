@@ -77,9 +77,9 @@ void Connection::write_shaped() {
         ++context_.stats.faults[static_cast<std::size_t>(*decision.limited)];
     }
     if (decision.bytes != 0) {
-        // One write at a time; after_write comes back here for the next.
+        // One write at a time; handle_writable comes back here for the next.
         shaper.on_written(decision.bytes, now);
-        write_front(decision.bytes);
+        queue_front(decision.bytes);
     } else if (decision.wait_until != 0) {
         context_.faults->clock.schedule(faults_->timer, decision.wait_until);
         if (!reading_) {
@@ -107,15 +107,16 @@ void Connection::end_by_fault() {
             finish_if_flushed();
             return;
         case FaultEnd::reset:
-            state_ = State::closing;
-            if (!is_tcp()) {
-                // No RST on a Unix socket: the peer sees its end close
+            if (is_tcp()) {
+                // A zero linger makes close send RST, as uv_tcp_close_reset
+                // does. No RST on a Unix socket: the peer sees its end close
                 // (ECONNRESET if it had sent bytes we had not read).
-                uv_close(reinterpret_cast<uv_handle_t*>(&pipe_), on_close);
-            } else if (int err = uv_tcp_close_reset(&tcp_, on_close); err != 0) {
-                common::log_debug("uv_tcp_close_reset: {}", uv_strerror(err));
-                uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_close);
+                linger abort{1, 0};
+                if (::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &abort, sizeof abort) != 0) {
+                    common::log_debug("setsockopt SO_LINGER: {}", uv_strerror(uv_translate_sys_error(errno)));
+                }
             }
+            close();
             return;
         case FaultEnd::stall:
         case FaultEnd::none:
@@ -136,11 +137,9 @@ Connection::PeerState Connection::peer() {
     // TCP knows what our unread input hides: a FIN puts the socket in
     // CLOSE_WAIT, an RST in CLOSE.
 #if defined(__linux__)
-    uv_os_fd_t fd = -1;
     tcp_info info{};
     socklen_t length = sizeof info;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&tcp_), &fd) == 0 &&
-        ::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
+    if (::getsockopt(fd_, IPPROTO_TCP, TCP_INFO, &info, &length) == 0) {
         if (info.tcpi_state == TCP_CLOSE_WAIT) {
             return PeerState::half_closed;
         }
@@ -157,16 +156,13 @@ Connection::PeerState Connection::unix_peer() {
     // peer shut down its writing side, POLLHUP once it closed (nothing we
     // write can reach it: as good as a reset).
 #if defined(POLLRDHUP)
-    uv_os_fd_t fd = -1;
-    if (uv_fileno(reinterpret_cast<uv_handle_t*>(&pipe_), &fd) == 0) {
-        pollfd ask{fd, POLLRDHUP, 0};
-        if (::poll(&ask, 1, 0) == 1) {
-            if ((ask.revents & POLLHUP) != 0) {
-                return PeerState::reset;
-            }
-            if ((ask.revents & POLLRDHUP) != 0) {
-                return PeerState::half_closed;
-            }
+    pollfd ask{fd_, POLLRDHUP, 0};
+    if (::poll(&ask, 1, 0) == 1) {
+        if ((ask.revents & POLLHUP) != 0) {
+            return PeerState::reset;
+        }
+        if ((ask.revents & POLLRDHUP) != 0) {
+            return PeerState::half_closed;
         }
     }
 #endif

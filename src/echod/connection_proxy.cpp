@@ -1,13 +1,12 @@
 // The PROXY header phase of Connection (--proxy-protocol): the header is
-// read before the echo, through on_header_read, into the ring's free space
+// read before the echo, through handle_header_read, into the ring's free space
 // as any read; it is parsed there and never committed, so the ring stays
 // empty (and goes back to the pool between reads). The bytes after the
 // header are moved to the front of the free space and handed to
-// handle_read, as if on_read had just read them; from then on the
-// connection reads through on_read like any other.
+// handle_read, as if just read; from then on the connection reads through
+// handle_read like any other.
 #include "common/address.h"
 #include "common/log.h"
-#include "common/uv_owner.h"
 #include "echod/connection.h"
 
 #include <cstring>
@@ -19,11 +18,7 @@ void Connection::await_proxy_header() {
     proxy_->deadline.owner = this;
     proxy_->deadline.fire = on_header_deadline;
     context_.proxy->deadlines.schedule(proxy_->deadline, FaultClock::now_us() + proxy_header_timeout_us);
-    start_reading();  // with on_header_read while proxy_ is set
-}
-
-void Connection::on_header_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-    common::owner_of<Connection>(stream)->handle_header_read(nread, buf);
+    start_reading();  // into handle_header_read while proxy_ is set
 }
 
 void Connection::handle_header_read(ssize_t nread, const uv_buf_t* buf) {
@@ -50,7 +45,6 @@ void Connection::handle_header_read(ssize_t nread, const uv_buf_t* buf) {
     if (nread == UV_ENOBUFS) {
         pause_reading();  // no room in a ring for now; start_reading comes back here
     } else if (nread == UV_EOF) {
-        reading_ = false;
         if (proxy_->parser.received() != 0) {
             reject_proxy_header("the peer closed inside the header");
             return;
@@ -77,11 +71,7 @@ void Connection::proxy_header_done(std::size_t pending) {
                               header.version);
         }
     }
-    end_header_phase();
-    // The echo's reader replaces the header's: libuv allows that inside the
-    // read callback, and reads on with on_read.
-    uv_read_stop(stream());
-    reading_ = false;
+    end_header_phase();  // without proxy_, the next read goes to handle_read
     begin_echo();
     if (pending != 0 && state_ == State::open) {
         handle_read(static_cast<ssize_t>(pending));  // a fault that ended at 0 bytes echoes nothing

@@ -43,6 +43,13 @@ const char* file_kind(mode_t mode) {
     return "a device file";
 }
 
+// The descriptor shed_pending frees for a moment: /dev/null, or "/" if
+// there is none (as libuv keeps one for its own listeners). -1 if neither.
+int open_reserve_descriptor() {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return fd >= 0 ? fd : ::open("/", O_RDONLY | O_CLOEXEC);
+}
+
 bool same_file(const struct stat& a, const struct stat& b) {
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
@@ -122,9 +129,12 @@ ListenSocket open_listen_socket(const std::string& literal, std::uint16_t port, 
 Listeners::Listeners(uv_loop_t* loop, const Config& config, Stats& stats, uv_buf_t datagrams, FaultContext* faults)
     : loop_(loop), config_(config), stats_(stats), datagrams_(datagrams), faults_(faults) {}
 
-bool Listeners::start(uv_connection_cb on_connection, void* data) {
-    on_connection_ = on_connection;
-    connection_data_ = data;
+bool Listeners::start(AcceptCallback on_accept, void* data) {
+    on_accept_ = on_accept;
+    accept_data_ = data;
+    if (reserve_fd_ < 0) {
+        reserve_fd_ = open_reserve_descriptor();
+    }
     std::string error;
     std::vector<int> inherited = take_listen_fds(error);
     if (!error.empty()) {
@@ -140,7 +150,7 @@ bool Listeners::start(uv_connection_cb on_connection, void* data) {
         Opened opened = !inherited.empty()                     ? adopt_socket(inherited[i])
                         : common::unix_path(config_.listen[i]) ? open_unix(config_.listen[i])
                                                                : open_tcp(config_.listen[i]);
-        if (opened.handle == nullptr) {
+        if (opened.listener == nullptr) {
             return false;
         }
         bool udp = config_.udp && opened.bound.ss_family != AF_UNIX;
@@ -157,46 +167,30 @@ bool Listeners::start(uv_connection_cb on_connection, void* data) {
     return true;
 }
 
-uv_tcp_t* Listeners::new_tcp() {
-    tcp_.push_back(std::make_unique<uv_tcp_t>());  // owned (and closed) from here on
-    uv_tcp_t* tcp = tcp_.back().get();
-    uv_tcp_init(loop_, tcp);
-    tcp->data = connection_data_;
-    return tcp;
-}
-
-uv_pipe_t* Listeners::new_pipe() {
-    pipes_.push_back(std::make_unique<uv_pipe_t>());  // owned (and closed) from here on
-    uv_pipe_t* pipe = pipes_.back().get();
-    uv_pipe_init(loop_, pipe, 0);
-    pipe->data = connection_data_;
-    return pipe;
+Listeners::StreamListener* Listeners::new_listener(int fd, bool tcp) {
+    streams_.push_back(std::make_unique<StreamListener>());  // owned (and closed) from here on
+    StreamListener* listener = streams_.back().get();
+    listener->fd = fd;
+    listener->tcp = tcp;
+    listener->owner = this;
+    return listener;
 }
 
 Listeners::Opened Listeners::open_tcp(const std::string& address) {
-    uv_tcp_t* tcp = new_tcp();
     Opened opened{
         nullptr,
         {},
         common::format_address(address, config_.port),
         fmt::format("reuseaddr {}{}", config_.reuseaddr ? "on" : "off", config_.reuseport ? ", reuseport on" : "")};
     ListenSocket socket = open_listen_socket(address, config_.port, config_.reuseaddr, config_.reuseport);
-    int err = socket.error;
-    const char* call = socket.call;
-    if (err == 0) {
-        err = uv_tcp_open(tcp, socket.fd);
-        call = "uv_tcp_open";
-        if (err != 0) {
-            ::close(socket.fd);
-        }
-    }
-    if (err != 0) {
-        common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted, call, uv_strerror(err), uv_err_name(err));
+    if (socket.error != 0) {
+        common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted, socket.call, uv_strerror(socket.error),
+                          uv_err_name(socket.error));
         return opened;
     }
-    opened.handle = common::as_stream(tcp);
-    int length = sizeof opened.bound;
-    uv_tcp_getsockname(tcp, reinterpret_cast<sockaddr*>(&opened.bound), &length);
+    opened.listener = new_listener(socket.fd, true);
+    socklen_t length = sizeof opened.bound;
+    ::getsockname(socket.fd, reinterpret_cast<sockaddr*>(&opened.bound), &length);
     return opened;
 }
 
@@ -236,14 +230,7 @@ Listeners::Opened Listeners::open_unix(const std::string& address) {
     if (::lstat(path.c_str(), &made) == 0) {
         socket_files_.push_back({path, made.st_dev, made.st_ino});
     }
-    uv_pipe_t* pipe = new_pipe();
-    if (int err = uv_pipe_open(pipe, fd); err != 0) {
-        common::log_error("cannot listen on {}: uv_pipe_open: {} ({})", opened.wanted, uv_strerror(err),
-                          uv_err_name(err));
-        ::close(fd);
-        return opened;
-    }
-    opened.handle = common::as_stream(pipe);
+    opened.listener = new_listener(fd, false);
     return opened;
 }
 
@@ -264,31 +251,32 @@ Listeners::Opened Listeners::adopt_socket(int fd) {
     }
     // systemd hands the socket over without close-on-exec.
     ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    // Its file, if a Unix socket's, is systemd's: it stays at exit.
-    uv_stream_t* stream = nullptr;
-    int err = 0;
-    if (family == AF_UNIX) {
-        uv_pipe_t* pipe = new_pipe();
-        stream = common::as_stream(pipe);
-        err = uv_pipe_open(pipe, fd);
-    } else {
-        uv_tcp_t* tcp = new_tcp();
-        stream = common::as_stream(tcp);
-        err = uv_tcp_open(tcp, fd);
-    }
-    if (err != 0) {
-        common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted,
-                          family == AF_UNIX ? "uv_pipe_open" : "uv_tcp_open", uv_strerror(err), uv_err_name(err));
+    // Its file, if a Unix socket's, is systemd's: it stays at exit. Like
+    // ours, the socket must not block.
+    if (int flags = ::fcntl(fd, F_GETFL); flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+        common::log_error("cannot listen on {}: fcntl O_NONBLOCK: {}", opened.wanted, system_error(errno));
         return opened;
     }
-    opened.handle = stream;
+    opened.listener = new_listener(fd, family != AF_UNIX);
     return opened;
 }
 
 bool Listeners::listen_and_announce(const Opened& opened) {
-    int err = uv_listen(opened.handle, config_.backlog, on_connection_);
+    StreamListener& listener = *opened.listener;
+    const char* call = "listen";
+    int err = ::listen(listener.fd, config_.backlog) == 0 ? 0 : uv_translate_sys_error(errno);
+    if (err == 0) {
+        call = "uv_poll_init";
+        err = uv_poll_init_socket(loop_, &listener.poll, listener.fd);
+    }
+    if (err == 0) {
+        listener.polled = true;
+        listener.poll.data = &listener;
+        call = "uv_poll_start";
+        err = uv_poll_start(&listener.poll, UV_READABLE, on_listener_readable);
+    }
     if (err != 0) {
-        common::log_error("cannot listen on {}: listen: {} ({})", opened.wanted, uv_strerror(err), uv_err_name(err));
+        common::log_error("cannot listen on {}: {}: {} ({})", opened.wanted, call, uv_strerror(err), uv_err_name(err));
         return false;
     }
     common::log_notice("listening on {} (backlog {}, buffer {}, {}{}pid {})",
@@ -296,6 +284,68 @@ bool Listeners::listen_and_announce(const Opened& opened) {
                        common::format_size(config_.buffer_size), opened.how, opened.how.empty() ? "" : ", ",
                        ::getpid());
     return true;
+}
+
+void Listeners::on_listener_readable(uv_poll_t* poll, int status, int /*events*/) {
+    StreamListener* listener = common::owner_of<StreamListener>(poll);
+    Listeners* self = listener->owner;
+    if (status < 0) {
+        // POLLERR on a listening socket: libuv stopped watching it. Said,
+        // not retried: the other listeners and the connections carry on.
+        common::log_error("listener fd {}: {}; no more connections accepted on it", listener->fd, uv_strerror(status));
+        self->on_accept_(self->accept_data_, -1, listener->tcp, status);
+        return;
+    }
+    self->accept_pending(*listener);
+}
+
+void Listeners::accept_pending(StreamListener& listener) {
+    // Everything pending, as libuv's own listeners do: one readiness
+    // wakes the loop once for a burst of connections.
+    while (listener.fd >= 0) {
+        int fd = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            on_accept_(accept_data_, fd, listener.tcp, 0);
+            continue;
+        }
+        int error = errno;
+        if (error == EINTR || error == ECONNABORTED) {
+            continue;  // interrupted, or gone before we took it: the next one
+        }
+        if (error == EAGAIN || error == EWOULDBLOCK) {
+            return;  // nothing more pending
+        }
+        if ((error == EMFILE || error == ENFILE) && shed_pending(listener)) {
+            continue;  // all closed; accept again (EAGAIN ends it)
+        }
+        // Out of memory or descriptors with no reserve, or worse: said, and
+        // tried again at the next readiness.
+        on_accept_(accept_data_, -1, listener.tcp, uv_translate_sys_error(error));
+        return;
+    }
+}
+
+bool Listeners::shed_pending(StreamListener& listener) {
+    if (reserve_fd_ < 0) {
+        return false;
+    }
+    ::close(reserve_fd_);
+    reserve_fd_ = -1;
+    bool shed = false;
+    for (;;) {
+        int pending = ::accept4(listener.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (pending < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) {
+                continue;
+            }
+            break;  // EAGAIN: none left; anything else: stop here
+        }
+        ::close(pending);
+        shed = true;
+        on_accept_(accept_data_, -1, listener.tcp, UV_EMFILE);
+    }
+    reserve_fd_ = open_reserve_descriptor();
+    return shed;
 }
 
 bool Listeners::start_udp(const sockaddr_storage& address) {
@@ -358,15 +408,18 @@ void Listeners::close() {
     // Before the sockets close, as libuv does: after, another server could
     // have made a new file at the path (as stale) by the time we unlink.
     remove_socket_files();
-    for (const auto& tcp : tcp_) {
-        if (!uv_is_closing(common::as_handle(tcp.get()))) {
-            uv_close(common::as_handle(tcp.get()), on_closed);
+    for (const auto& listener : streams_) {
+        if (listener->polled && !uv_is_closing(common::as_handle(&listener->poll))) {
+            uv_close(common::as_handle(&listener->poll), on_closed);  // stops watching fd at once
+        }
+        if (listener->fd >= 0) {
+            ::close(listener->fd);
+            listener->fd = -1;
         }
     }
-    for (const auto& pipe : pipes_) {
-        if (!uv_is_closing(common::as_handle(pipe.get()))) {
-            uv_close(common::as_handle(pipe.get()), on_closed);
-        }
+    if (reserve_fd_ >= 0) {
+        ::close(reserve_fd_);
+        reserve_fd_ = -1;
     }
     for (const auto& udp : udp_) {
         if (udp->faults) {

@@ -3,8 +3,9 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/uv_owner.h"
-#include "common/uv_socket.h"
 #include "echod/systemd.h"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
@@ -143,40 +144,36 @@ void Server::log_summary() {
                        context_.stats.bytes_out, extra);
 }
 
-void Server::on_connection(uv_stream_t* listener, int status) {
-    Server* self = common::owner_of<Server>(listener);
-    if (status != 0) {
-        // libuv 1.44 handles EMFILE/ENFILE itself (it accepts and closes what
-        // is pending with a reserved descriptor, so the loop does not spin)
-        // and mostly does not report it; what it does report, we log at most
-        // once a second. Served connections carry on either way.
+void Server::on_connection(void* data, int fd, bool tcp, int error) {
+    Server* self = static_cast<Server*>(data);
+    if (fd < 0) {
+        // Out of descriptors the listener accepted and closed what was
+        // pending (one UV_EMFILE each), so the loop does not spin; this and
+        // anything else is logged at most once a second. Served connections
+        // carry on either way.
         ++self->context_.stats.accept_errors;
         if (self->accept_warnings_.allow(uv_now(self->loop_))) {
-            common::log_warn("accept: {} ({}); {} connections open, {} accept errors so far", uv_strerror(status),
-                             uv_err_name(status), self->context_.stats.connections, self->context_.stats.accept_errors);
+            common::log_warn("accept: {} ({}); {} connections open, {} accept errors so far", uv_strerror(error),
+                             uv_err_name(error), self->context_.stats.connections, self->context_.stats.accept_errors);
         }
         return;
     }
     if (self->state_ != State::serving) {
+        ::close(fd);  // cannot happen: the listeners close as the drain begins
         return;
     }
     if (self->context_.stats.connections >= self->config_.max_connections) {
-        self->refuse(listener);
+        self->refuse(fd);
         return;
     }
-    Connection::accept(self->context_, listener);
+    Connection::accept(self->context_, fd, tcp);
 }
 
-void Server::refuse(uv_stream_t* listener) {
-    // Accept and close at once, rather than leave it in the backlog: the
+void Server::refuse(int fd) {
+    // Accepted and closed at once, rather than left in the backlog: the
     // client learns now, and served connections are not slowed down.
-    auto* socket = new common::StreamSocket;
-    common::init_stream_socket(loop_, *socket, listener->type == UV_NAMED_PIPE);
-    if (uv_accept(listener, common::as_stream(*socket)) == 0) {
-        ++context_.stats.refused;
-    }
-    uv_close(common::as_handle(*socket),
-             [](uv_handle_t* handle) { delete reinterpret_cast<common::StreamSocket*>(handle); });
+    ::close(fd);
+    ++context_.stats.refused;
     if (refuse_warnings_.allow(uv_now(loop_))) {
         common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)",
                          config_.max_connections, context_.stats.refused);
