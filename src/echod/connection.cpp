@@ -292,7 +292,6 @@ void Connection::handle_read(ssize_t nread) {
         pause_reading();
     } else if (nread == UV_EOF) {
         reading_ = false;  // nothing more to read, ever
-        watch();
         peer_eof_ = true;
         if (state_ == State::discarding) {
             close();
@@ -302,6 +301,9 @@ void Connection::handle_read(ssize_t nread) {
             state_ = State::flushing;
         }
         finish_if_flushed();
+        // Only now: most often that closed, which stops the poll anyway, and
+        // every change of the poll costs an epoll_ctl (two, for a start).
+        watch();
         if (faults_ && state_ == State::flushing) {
             // Bytes held back and no more reading: an RST that came with
             // the data is reported by libuv as this EOF (POLLHUP after a
@@ -539,9 +541,9 @@ void Connection::close() {
     if (state_ == State::closing) {
         return;
     }
-    stop_reading();  // settles the paused count
-    state_ = State::closing;
-    write_in_flight_ = 0;  // dropped with the ring, in on_close
+    state_ = State::closing;  // first: watch() leaves the poll to uv_close (no epoll_ctl twice)
+    stop_reading();           // settles the paused count and the queue for a ring
+    write_in_flight_ = 0;     // dropped with the ring, in on_close
     if (faults_) {
         context_.faults->clock.cancel(faults_->timer);
     }

@@ -7,14 +7,16 @@
 //
 //   floor_uv_echo [--port N] [--buffer-size BYTES] [--io stream|poll]
 //
-// --io stream (the default) reads as echod does: a uv_tcp_t, uv_read_start
-// into the connection's buffer (the alloc callback), and the read callback
-// writes the bytes straight back with write(2), echod's fast path. A short
+// --io stream (the default) reads with libuv's stream API, as echod did
+// until it moved to a uv_poll_t: a uv_tcp_t, uv_read_start into the
+// connection's buffer (the alloc callback), and the read callback writes
+// the bytes straight back with write(2). A short
 // write keeps the unwritten tail, stops reading and hands the tail to
 // uv_write; reading resumes once it is sent.
 // --io poll: the socket (the listener too) is watched by a uv_poll_t, and
-// the echo is read(2) and write(2) by hand, as floor_echo does on its own
-// epoll loop. A short write stops reading and waits for UV_WRITABLE.
+// the echo is read(2) and write(2) by hand, as echod does, and as
+// floor_echo does on its own epoll loop. A short write stops reading and
+// waits for UV_WRITABLE.
 //
 // Both: one fixed buffer per connection of echod's ring size, TCP_NODELAY on
 // accepted sockets as echod's, EOF or an error closes the connection (there
@@ -57,7 +59,7 @@ constexpr const char* kUsage =
     "A minimal libuv TCP echo server on 127.0.0.1: libuv's floor for echod's benchmarks.\n"
     "  -p, --port N             TCP port; 0 lets the kernel pick one (default 0)\n"
     "  -b, --buffer-size BYTES  per-connection buffer, 16..256MiB, K/KiB/M/MiB allowed (default 65536)\n"
-    "      --io stream|poll     stream: uv_read_start and a write(2) straight back, as echod reads;\n"
+    "      --io stream|poll     stream: uv_read_start and a write(2) straight back;\n"
     "                           poll: uv_poll_t and read(2)/write(2) by hand (default stream)\n";
 
 enum class Io { stream, poll };

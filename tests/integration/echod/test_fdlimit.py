@@ -71,6 +71,9 @@ class OutOfDescriptors(EchodTestCase):
         self.assertLessEqual(len(served), LIMIT - base + 1)
         self.assertTrue(closed or waiting, "all 60 served with 32 descriptors?")
         self.assertTrue(d.running())
+        if closed:
+            # Closed for want of a descriptor: said (once a second at most).
+            d.wait_for_line(r"warn: accept: too many open files \(EMFILE\); \d+ connections open, \d+ accept errors")
 
         # The loop does not spin while clients it cannot accept are about.
         share = cpu_share(d.pid, 1.0)
