@@ -156,7 +156,7 @@ private:
     void watch();                     // the poll asks for what reading_ and write_in_flight_ want
 
     void begin_echo();     // after the accept, or after the PROXY header: faults drawn, reading
-    void start_reading();  // with on_read, or on_header_read while the PROXY header arrives
+    void start_reading();  // reads go to handle_read, or handle_header_read while the PROXY header arrives
     void stop_reading();
     void pause_reading();   // the ring is full
     void resume_reading();  // writes made room

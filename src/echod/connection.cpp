@@ -462,11 +462,7 @@ std::size_t Connection::kernel_send_queue() {
 
 void Connection::return_ring_if_idle() {
     if (ring_ && ring_->empty() && write_in_flight_ == 0) {
-        // give_back_ring(), spelled out: this runs after every echo.
-        context_.rings.release(std::move(ring_));
-        if (!context_.ring_waiters.empty()) {
-            hand_out_rings(context_);
-        }
+        give_back_ring();
     }
 }
 
