@@ -35,7 +35,11 @@ void Metrics::start() {
         uv_timer_start(&timer_, on_tick, ms, ms);
     }
     last_reported_ms_ = uv_now(loop_);
-    if (!config_.metrics_file.empty() && config_.report_fd < 0) {
+    if (config_.report_fd >= 0) {
+        // A worker's first stats, as it starts serving: the parent tells
+        // systemd READY=1 once every worker has sent some.
+        send_to_parent(false);
+    } else if (!config_.metrics_file.empty()) {
         report(false);  // the file exists from the start
     }
 }

@@ -65,6 +65,7 @@ struct Worker {
     Clock::time_point started_at{};  // for the back-off: a long life resets it
     std::chrono::milliseconds backoff{100};
     bool answered = false;  // sent its stats since the last SIGUSR1
+    bool reported = false;  // this process has sent its stats at all: it serves (see Metrics::start)
 };
 
 constexpr std::chrono::milliseconds max_backoff{5000};
@@ -120,6 +121,7 @@ private:
     void reload();
     void supervise();
     void wait_for_events();
+    void notify_ready_once_all_serve();
     void handle_signal(int signum);
     void reap_workers();
     void forward(int signum);
@@ -148,6 +150,7 @@ private:
     WorkerTotals totals_;
     std::vector<WorkerReport> received_;  // reused between reads
     bool stopping_ = false;
+    bool ready_ = false;  // systemd was told READY=1: every worker served once
     int status_ = 0;
     Clock::duration interval_{};  // 0: no periodic report
     Clock::time_point next_report_{};
@@ -281,6 +284,10 @@ void Supervisor::start(Worker& w) {
             ::close(fd);
         }
         ::close(report_read_);
+        // The parent alone speaks to systemd (the unit's main PID; it says
+        // READY=1 once every worker serves): a worker's notifications would
+        // be refused, or, with NotifyAccess=all, taken for the server's.
+        ::unsetenv("NOTIFY_SOCKET");
         if (http_) {
             // A worker holds no scraper's connection open. (The loop's own
             // pipe and eventfd stay, unused.)
@@ -309,6 +316,7 @@ void Supervisor::start(Worker& w) {
         return;
     }
     w.pid = pid;
+    w.reported = false;
     w.started_at = Clock::now();
 }
 
@@ -356,7 +364,9 @@ void Supervisor::reload() {
         }
         forward(SIGHUP);
     }
-    notify_systemd_or_warn("READY=1");
+    if (ready_) {
+        notify_systemd_or_warn("READY=1");  // before that, the first READY=1 is still to come
+    }
 }
 
 Clock::time_point Supervisor::next_wake() const {
@@ -388,6 +398,7 @@ void Supervisor::supervise() {
             }
         }
         collect_reports();
+        notify_ready_once_all_serve();
         auto now = Clock::now();
         if (answer_pending_ && (now >= answer_by_ || std::all_of(workers_.begin(), workers_.end(), [](const Worker& w) {
                                     return w.answered || w.pid < 0;
@@ -429,12 +440,26 @@ void Supervisor::wait_for_events() {
     }
 }
 
+void Supervisor::notify_ready_once_all_serve() {
+    // Each worker sends its first stats once it listens: when all have,
+    // the server is ready, once. (A worker that cannot start never says
+    // so, and systemd's start timeout sees to the rest.)
+    if (ready_ || stopping_ ||
+        !std::all_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.reported; })) {
+        return;
+    }
+    ready_ = true;
+    notify_systemd_or_warn("READY=1");
+}
+
 void Supervisor::handle_signal(int signum) {
     if (signum == SIGCHLD) {
         reap_workers();
     } else if (signum == SIGINT || signum == SIGTERM) {
         if (stopping_) {
             status_ = 1;  // a second signal: the workers end their drain at once
+        } else {
+            notify_systemd_or_warn("STOPPING=1");
         }
         stopping_ = true;
         forward(signum);
@@ -502,6 +527,7 @@ void Supervisor::collect_reports() {
         }
         totals_.update(static_cast<std::size_t>(it - workers_.begin()), r.stats);
         it->answered = it->answered || r.asked != 0;
+        it->reported = true;
     }
 }
 

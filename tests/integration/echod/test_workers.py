@@ -6,6 +6,7 @@ single-threaded echod workers on one port through SO_REUSEPORT).
 import os
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import time
@@ -19,6 +20,16 @@ def echo(sock, data=b"ping"):
     return recv_exactly(sock, len(data), time.monotonic() + 10)
 
 
+def notification(notify):
+    """The next datagram on a NOTIFY_SOCKET (SO_PASSCRED on) and the PID
+    that sent it, as systemd sees it."""
+    message, ancillary, _, _ = notify.recvmsg(4096, socket.CMSG_SPACE(struct.calcsize("iII")))
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            return message, struct.unpack("iII", data[:struct.calcsize("iII")])[0]
+    return message, None
+
+
 class Workers(EchodTestCase):
     def start_workers(self, n, *args):
         d = self.start("--workers", str(n), *args)
@@ -26,6 +37,29 @@ class Workers(EchodTestCase):
         # Every worker has logged its own ready line on the same port.
         wait_until(lambda: sum("listening on" in line for line in d.lines) >= n, 10, "every ready line")
         return d
+
+    def test_the_parent_alone_tells_systemd_ready_once_every_worker_serves(self):
+        # systemd takes notifications from the unit's main PID only: the
+        # parent's. It says READY=1 once both workers listen, then
+        # STOPPING=1 at SIGTERM; no worker says anything.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "notify")
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+                notify.bind(path)
+                notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+                notify.settimeout(20)
+                d = self.start("--workers", "2", env=dict(os.environ, NOTIFY_SOCKET=path))
+                self.assertEqual(notification(notify), (b"READY=1", d.pid))
+                # Both workers logged their ready line before it.
+                wait_until(lambda: sum("listening on" in line for line in d.lines) == 2, 10, "both ready lines")
+                with self.client(d) as s:
+                    self.assertEqual(echo(s), b"ping")
+                d.signal(signal.SIGTERM)
+                self.assertEqual(notification(notify), (b"STOPPING=1", d.pid))
+                self.assertEqual(d.wait(20), 0)
+                notify.setblocking(False)
+                with self.assertRaises(BlockingIOError, msg="a notification after STOPPING=1"):
+                    notify.recv(4096)
 
     def test_connections_spread_over_the_workers(self):
         d = self.start_workers(2)
