@@ -47,6 +47,10 @@ unsigned int to_bufs(const std::array<std::span<const char>, 2>& spans, std::arr
     return spans[1].empty() ? 1 : 2;
 }
 
+// How many ring-filling reads one readiness may echo (libuv's stream reads
+// stop at 32 too).
+constexpr int max_reads_per_wake = 32;
+
 // read(2) once, as libuv reports it: the bytes read, UV_EOF, 0 when there
 // was nothing after all (EAGAIN), or an error.
 inline ssize_t read_socket(int fd, char* data, std::size_t size) {
@@ -231,22 +235,31 @@ void Connection::handle_readable() {
         // borrowed (echo_rest); otherwise the bytes never leave the pool.
         std::span<char> spare = context_.rings.peek_free();
         if (!spare.empty()) {
-            ssize_t nread = read_socket(fd_, spare.data(), spare.size());
-            if (nread <= 0) {
-                handle_read(nread);  // EOF, an error, or nothing: nothing is in the pool's ring
-                return;
-            }
-            auto n = static_cast<std::size_t>(nread);
-            context_.stats.bytes_in += n;
-            ssize_t written = 0;
-            do {
-                written = ::write(fd_, spare.data(), n);
-            } while (written < 0 && errno == EINTR);
-            if (static_cast<std::size_t>(written) == n) {
+            // A read that fills the ring most likely left more behind: read
+            // again at once, as libuv's own reads do (at most
+            // max_reads_per_wake times, so that others get their turn),
+            // rather than one epoll_wait per ring's worth of a bulk sender.
+            for (int reads = 0; reads < max_reads_per_wake; ++reads) {
+                ssize_t nread = read_socket(fd_, spare.data(), spare.size());
+                if (nread <= 0) {
+                    handle_read(nread);  // EOF, an error, or nothing: nothing is in the pool's ring
+                    return;
+                }
+                auto n = static_cast<std::size_t>(nread);
+                context_.stats.bytes_in += n;
+                ssize_t written = 0;
+                do {
+                    written = ::write(fd_, spare.data(), n);
+                } while (written < 0 && errno == EINTR);
+                if (static_cast<std::size_t>(written) != n) {
+                    echo_rest(spare.data(), n, written);
+                    return;
+                }
                 count_written(n);
-                return;
+                if (n < spare.size()) {
+                    return;  // all there was, most likely: the next readiness says
+                }
             }
-            echo_rest(spare.data(), n, written);
             return;
         }
     }
