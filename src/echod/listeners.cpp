@@ -340,9 +340,9 @@ bool Listeners::shed_pending(StreamListener& listener) {
             }
             break;  // EAGAIN: none left; anything else: stop here
         }
-        ::close(pending);
         shed = true;
-        on_accept_(accept_data_, -1, listener.tcp, UV_EMFILE);
+        on_accept_(accept_data_, -1, listener.tcp, UV_EMFILE);  // counted (and said) before the client sees it
+        ::close(pending);
     }
     reserve_fd_ = open_reserve_descriptor();
     return shed;

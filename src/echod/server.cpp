@@ -171,13 +171,14 @@ void Server::on_connection(void* data, int fd, bool tcp, int error) {
 
 void Server::refuse(int fd) {
     // Accepted and closed at once, rather than left in the backlog: the
-    // client learns now, and served connections are not slowed down.
-    ::close(fd);
+    // client learns now, and served connections are not slowed down. Said
+    // first: by the time the client sees the close, the line is written.
     ++context_.stats.refused;
     if (refuse_warnings_.allow(uv_now(loop_))) {
         common::log_warn("--max-connections {} reached: refusing new connections ({} refused so far)",
                          config_.max_connections, context_.stats.refused);
     }
+    ::close(fd);
 }
 
 void Server::on_idle_check(uv_timer_t* timer) {
