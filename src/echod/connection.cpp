@@ -331,7 +331,7 @@ void Connection::handle_read(ssize_t nread) {
     return_ring_if_idle();
 }
 
-void Connection::echo_rest(char* data, std::size_t n, ssize_t written) {
+void Connection::echo_rest([[maybe_unused]] char* data, std::size_t n, ssize_t written) {
     // n bytes read into the pool's next ring, at data, with no ring of ours
     // and no write in flight; written of them went back at once (-1: the
     // write failed, errno says why).
